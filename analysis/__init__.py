@@ -1,0 +1,1 @@
+"""Error distribution functions, statistics, fits, figures and reports."""

@@ -1,0 +1,90 @@
+"""A shape-tracking counter of multiply-adds, parameters and activations.
+
+Conventions (the oracle is fvcore on the built module, see ``tests/oracles.py``):
+
+* flops: multiply-adds of convolutions and linear layers; biases, norms, activations,
+  pooling and element-wise ops count nothing.
+* params: every parameter of the built module (conv/linear weights and biases, norm affine).
+* acts: output elements of convolutions and linear layers (pycls' convention).
+
+Pure Python: no torch, no numpy.
+"""
+from __future__ import annotations
+
+
+class Counter:
+    """Tracks the current feature map (``c`` x ``h`` x ``w``, batch 1) and the running totals."""
+
+    __slots__ = ("c", "h", "w", "flops", "params", "acts")
+
+    def __init__(self, c: int, h: int, w: int):
+        self.c, self.h, self.w = c, h, w
+        self.flops = self.params = self.acts = 0
+
+    # ------------------------------------------------------------------ structure
+    def fork(self) -> "Counter":
+        """A counter at the same feature map with zero totals (for a parallel branch)."""
+        return Counter(self.c, self.h, self.w)
+
+    def add(self, other: "Counter", times: int = 1) -> None:
+        """Add another counter's totals (``times`` copies of them)."""
+        self.flops += other.flops * times
+        self.params += other.params * times
+        self.acts += other.acts * times
+
+    # -------------------------------------------------------------------- layers
+    def conv(self, out: int, k: int, stride: int = 1, groups: int = 1, *, padding: int | None = None,
+             bias: bool = False, has_params: bool = True) -> "Counter":
+        p = (k - 1) // 2 if padding is None else padding
+        h = (self.h + 2 * p - k) // stride + 1
+        w = (self.w + 2 * p - k) // stride + 1
+        per_out = (self.c // groups) * k * k
+        self.flops += per_out * out * h * w
+        if has_params:
+            self.params += per_out * out + (out if bias else 0)
+        self.acts += out * h * w
+        self.c, self.h, self.w = out, h, w
+        return self
+
+    def norm(self) -> "Counter":
+        """Batch norm: affine weight and bias (running statistics are buffers)."""
+        self.params += 2 * self.c
+        return self
+
+    def conv_norm(self, out: int, k: int, stride: int = 1, groups: int = 1, **kw) -> "Counter":
+        return self.conv(out, k, stride, groups, **kw).norm()
+
+    def pool(self, k: int, stride: int, padding: int = 0, ceil_mode: bool = False) -> "Counter":
+        """Max/avg pooling: changes the spatial size only."""
+        def out(n: int) -> int:
+            num = n + 2 * padding - k
+            o = (-(-num // stride) if ceil_mode else num // stride) + 1
+            if ceil_mode and (o - 1) * stride >= n + padding:
+                o -= 1  # PyTorch: the last window must start inside the input or left padding
+            return o
+
+        self.h, self.w = out(self.h), out(self.w)
+        return self
+
+    def space_to_depth(self, block: int) -> "Counter":
+        self.c, self.h, self.w = self.c * block * block, self.h // block, self.w // block
+        return self
+
+    def se(self, rd: int) -> "Counter":
+        """Squeeze-excitation on the current map: two 1x1 convs with bias on the pooled vector."""
+        c = self.c
+        self.flops += 2 * c * rd
+        self.params += c * rd + rd + rd * c + c
+        self.acts += rd + c
+        return self
+
+    def global_pool(self) -> "Counter":
+        self.h = self.w = 1
+        return self
+
+    def linear(self, out: int, bias: bool = True) -> "Counter":
+        self.flops += self.c * out
+        self.params += self.c * out + (out if bias else 0)
+        self.acts += out
+        self.c = out
+        return self

@@ -1,0 +1,98 @@
+"""Named models as data: each is a call of a family generator with its published parameters.
+
+``zoo["regnetx_032"]`` is the :class:`NetSpec` that ``families.regnet(**params)`` returns, so
+every named model is a fixed point of its family.  ``timm`` names the reference implementation
+the tests compare against (same parameter count, same logits with the same weights).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .spec import NetSpec, SpecError
+
+__all__ = ["ZooEntry", "zoo", "entries"]
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    family: str  # a function name in designspace.families
+    params: dict[str, Any] = field(hash=False)
+    timm: str  # reference model name in timm
+    reference: str = ""  # paper
+
+    def spec(self) -> NetSpec:
+        from . import families
+
+        return getattr(families, self.family)(**self.params)
+
+
+# Each family's named models.  Parameters are the published ones (as timm defines them).
+_RESNET: dict[str, dict[str, Any]] = {}      # filled by the ResNet slice
+_RESNET_RS: dict[str, dict[str, Any]] = {}   # filled by the ResNet slice
+_REGNET: dict[str, dict[str, Any]] = {}      # filled by the RegNet slice
+_EFFICIENTNET: dict[str, dict[str, Any]] = {}  # filled by the EfficientNet slice
+_TRESNET: dict[str, dict[str, Any]] = {}     # filled by the TResNet slice
+
+_RESNET_PAPER = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"
+_RS_PAPER = "Bello et al., Revisiting ResNets: Improved Training and Scaling Strategies, NeurIPS 2021"
+_REGNET_PAPER = "Radosavovic et al., Designing Network Design Spaces, CVPR 2020"
+_EFFNET_PAPER = "Tan & Le, EfficientNet: Rethinking Model Scaling for CNNs, ICML 2019"
+_TRESNET_PAPER = "Ridnik et al., TResNet: High Performance GPU-Dedicated Architecture, WACV 2021"
+
+
+def _entries() -> dict[str, ZooEntry]:
+    out: dict[str, ZooEntry] = {}
+    for family, table, paper in (
+        ("resnet", _RESNET, _RESNET_PAPER),
+        ("resnet_rs", _RESNET_RS, _RS_PAPER),
+        ("regnet", _REGNET, _REGNET_PAPER),
+        ("efficientnet", _EFFICIENTNET, _EFFNET_PAPER),
+        ("tresnet", _TRESNET, _TRESNET_PAPER),
+    ):
+        for name, params in table.items():
+            out[name] = ZooEntry(name, family, dict(params), timm=name, reference=paper)
+    return out
+
+
+entries: dict[str, ZooEntry] = _entries()
+
+
+@lru_cache(maxsize=None)
+def _spec(name: str) -> NetSpec:
+    return entries[name].spec()
+
+
+class _Zoo(Mapping[str, NetSpec]):
+    """Read-only mapping: model name -> NetSpec."""
+
+    def __getitem__(self, name: str) -> NetSpec:
+        if name not in entries:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(entries), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; `designspace list` shows them all"
+            raise SpecError("model", name, f"is not a named model{hint}")
+        return _spec(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(entries)
+
+    def __len__(self) -> int:
+        return len(entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in entries
+
+    def entry(self, name: str) -> ZooEntry:
+        self[name]
+        return entries[name]
+
+    def __repr__(self) -> str:
+        return f"<zoo of {len(self)} named models>"
+
+
+zoo = _Zoo()

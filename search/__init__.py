@@ -1,0 +1,1 @@
+"""Short-schedule training and Optuna studies."""
