@@ -1,0 +1,1 @@
+"""Subcommands of the designspace CLI (see designspace/cli.py)."""
