@@ -9,7 +9,7 @@ from typing import Callable, NamedTuple
 from ..spec import NetSpec, StageSpec, StemSpec
 from .counter import Counter
 
-__all__ = ["count", "Complexity", "Counter", "CONVENTION", "register_block", "register_stem"]
+__all__ = ["count", "count_parts", "Complexity", "Counter", "CONVENTION", "register_block", "register_stem"]
 
 #: printed next to every complexity figure
 CONVENTION = "flops = multiply-adds of conv+linear; params = all parameters; acts = conv+linear outputs"
@@ -51,11 +51,22 @@ def _simple_stem(cx: Counter, stem: StemSpec) -> None:
     cx.conv_norm(stem.width, 3, 2)
 
 
-def count_spec(spec: NetSpec, resolution: int | None = None) -> Complexity:
+def count_parts(spec: NetSpec, resolution: int | None = None) -> list[tuple[str, Complexity]]:
+    """Complexity of each part: ``stem``, ``stage1`` ... ``stageN``, ``head`` (they sum to :func:`count`)."""
     r = spec.resolution if resolution is None else resolution
     cx = Counter(spec.in_chans, r, r)
+    parts: list[tuple[str, Complexity]] = []
+    last = (0, 0, 0)
+
+    def close(name: str) -> None:
+        nonlocal last
+        now = (cx.flops, cx.params, cx.acts)
+        parts.append((name, Complexity(*(a - b for a, b in zip(now, last)))))
+        last = now
+
     _STEMS[spec.stem.kind](cx, spec.stem)
-    for st in spec.stages:
+    close("stem")
+    for i, st in enumerate(spec.stages):
         block = _BLOCKS[st.block]
         block(cx, st, st.stride)
         if st.depth > 1:
@@ -63,10 +74,17 @@ def count_spec(spec: NetSpec, resolution: int | None = None) -> Complexity:
             rest = cx.fork()
             block(rest, st, 1)
             cx.add(rest, st.depth - 1)
+        close(f"stage{i + 1}")
     if spec.head.width:
         cx.conv_norm(spec.head.width, 1)
     cx.global_pool().linear(spec.num_classes)
-    return Complexity(cx.flops, cx.params, cx.acts)
+    close("head")
+    return parts
+
+
+def count_spec(spec: NetSpec, resolution: int | None = None) -> Complexity:
+    parts = count_parts(spec, resolution)
+    return Complexity(*(sum(c[k] for _, c in parts) for k in range(3)))
 
 
 def count(spec: NetSpec | str, resolution: int | None = None) -> Complexity:
