@@ -14,10 +14,33 @@ from .spec import SpecError
 
 __all__ = ["timm_to_designspace", "TIMM_KEY_RULES"]
 
+#: timm ResNet/ResNet-D/RS (``timm.models.resnet.ResNet``) -> ours.  Stem: 7x7 ``conv1``+``bn1``
+#: or deep ``conv1.{0,1,3,4,6}``+``bn1``, and RS's ``maxpool.{0,1}`` conv-bn; blocks:
+#: ``layer{n}.{j}.conv{k}/bn{k}`` -> ``stages.{n-1}.{j}.conv{k}.conv/bn``, ``se.fc{1,2}`` as is,
+#: ``downsample.{i}`` -> ``shortcut.{i}`` (same indices); ``fc`` -> ``head.fc``.
+_RESNET_RULES: list[tuple[str, str]] = [
+    (r"conv1\.weight", "stem.conv.conv.weight"),
+    (r"bn1\.(.+)", r"stem.conv.bn.\1"),
+    (r"conv1\.0\.weight", "stem.deep.0.conv.weight"),
+    (r"conv1\.1\.(.+)", r"stem.deep.0.bn.\1"),
+    (r"conv1\.3\.weight", "stem.deep.1.conv.weight"),
+    (r"conv1\.4\.(.+)", r"stem.deep.1.bn.\1"),
+    (r"conv1\.6\.weight", "stem.conv.conv.weight"),
+    (r"maxpool\.0\.weight", "stem.pool.conv.weight"),
+    (r"maxpool\.1\.(.+)", r"stem.pool.bn.\1"),
+    *[rule for n in range(1, 5) for rule in (
+        (rf"layer{n}\.(\d+)\.conv(\d)\.weight", rf"stages.{n - 1}.\1.conv\2.conv.weight"),
+        (rf"layer{n}\.(\d+)\.bn(\d)\.(.+)", rf"stages.{n - 1}.\1.conv\2.bn.\3"),
+        (rf"layer{n}\.(\d+)\.se\.(fc[12]\.(?:weight|bias))", rf"stages.{n - 1}.\1.se.\2"),
+        (rf"layer{n}\.(\d+)\.downsample\.(\d)\.(.+)", rf"stages.{n - 1}.\1.shortcut.\2.\3"),
+    )],
+    (r"fc\.(weight|bias)", r"head.fc.\1"),
+]
+
 #: family -> [(timm key regex, our key replacement)], first match wins; every key must match one.
 TIMM_KEY_RULES: dict[str, list[tuple[str, str]]] = {
-    "resnet": [],        # filled by the ResNet slice
-    "resnet_rs": [],     # filled by the ResNet slice
+    "resnet": _RESNET_RULES,
+    "resnet_rs": _RESNET_RULES,
     "regnet": [],        # filled by the RegNet slice
     "efficientnet": [],  # filled by the EfficientNet slice
     "tresnet": [],       # filled by the TResNet slice

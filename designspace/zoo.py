@@ -31,8 +31,17 @@ class ZooEntry:
 
 
 # Each family's named models.  Parameters are the published ones (as timm defines them).
-_RESNET: dict[str, dict[str, Any]] = {}      # filled by the ResNet slice
-_RESNET_RS: dict[str, dict[str, Any]] = {}   # filled by the ResNet slice
+_RESNET: dict[str, dict[str, Any]] = {
+    "resnet18": {"depth": 18},
+    "resnet34": {"depth": 34},
+    "resnet50": {"depth": 50},
+    "resnet101": {"depth": 101},
+    "resnet152": {"depth": 152},
+    "resnet50d": {"depth": 50, "variant": "d"},  # He et al. 2019, Bag of Tricks
+    "seresnet50": {"depth": 50, "se_ratio": 1 / 16},  # Hu et al. 2018, reduction 16
+    "resnext50_32x4d": {"depth": 50, "groups": 32, "width_per_group": 4},  # Xie et al. 2017
+}
+_RESNET_RS: dict[str, dict[str, Any]] = {f"resnetrs{d}": {"depth": d} for d in (50, 101, 152, 200, 270, 350, 420)}
 _REGNET: dict[str, dict[str, Any]] = {}      # filled by the RegNet slice
 _EFFICIENTNET: dict[str, dict[str, Any]] = {}  # filled by the EfficientNet slice
 _TRESNET: dict[str, dict[str, Any]] = {}     # filled by the TResNet slice
