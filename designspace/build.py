@@ -86,8 +86,10 @@ def _regnet(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Mo
 def _ds(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.mbconv import DepthwiseSeparable
 
+    from .complexity.mbconv import ds_se_width
+
     return DepthwiseSeparable(
-        in_chs, st.width, kernel_size=st.kernel_size, stride=stride, se_ratio=st.se_ratio,
+        in_chs, st.width, kernel_size=st.kernel_size, stride=stride, se_chs=ds_se_width(in_chs, st.se_ratio),
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
@@ -95,9 +97,12 @@ def _ds(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module
 def _mbconv(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.mbconv import MBConv
 
+    from .complexity.mbconv import mbconv_widths
+
+    mid, se = mbconv_widths(in_chs, st.expand_ratio, st.se_ratio)
     return MBConv(
-        in_chs, st.width, kernel_size=st.kernel_size, stride=stride, expand_ratio=st.expand_ratio,
-        se_ratio=st.se_ratio, norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
+        in_chs, st.width, mid_chs=mid, kernel_size=st.kernel_size, stride=stride, se_chs=se,
+        norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
 

@@ -42,7 +42,17 @@ TIMM_KEY_RULES: dict[str, list[tuple[str, str]]] = {
     "resnet": _RESNET_RULES,
     "resnet_rs": _RESNET_RULES,
     "regnet": [],        # filled by the RegNet slice
-    "efficientnet": [],  # filled by the EfficientNet slice
+    # our blocks use timm's child names; only prefixes and the SE convs differ
+    "efficientnet": [
+        (r"conv_stem\.(.*)", r"stem.conv.\1"),
+        (r"bn1\.(.*)", r"stem.bn.\1"),
+        (r"blocks\.(\d+\.\d+)\.se\.conv_reduce\.(.*)", r"stages.\1.se.fc1.\2"),
+        (r"blocks\.(\d+\.\d+)\.se\.conv_expand\.(.*)", r"stages.\1.se.fc2.\2"),
+        (r"blocks\.(\d+\.\d+)\.((?:conv_pw|conv_dw|conv_pwl|bn1|bn2|bn3)\..*)", r"stages.\1.\2"),
+        (r"conv_head\.(.*)", r"head.conv.conv.\1"),
+        (r"bn2\.(.*)", r"head.conv.bn.\1"),
+        (r"classifier\.(.*)", r"head.fc.\1"),
+    ],
     "tresnet": [],       # filled by the TResNet slice
 }
 

@@ -43,7 +43,17 @@ _RESNET: dict[str, dict[str, Any]] = {
 }
 _RESNET_RS: dict[str, dict[str, Any]] = {f"resnetrs{d}": {"depth": d} for d in (50, 101, 152, 200, 270, 350, 420)}
 _REGNET: dict[str, dict[str, Any]] = {}      # filled by the RegNet slice
-_EFFICIENTNET: dict[str, dict[str, Any]] = {}  # filled by the EfficientNet slice
+# (width_mult, depth_mult, resolution, dropout) of Tan & Le 2019, as in timm's _gen_efficientnet
+_EFFICIENTNET: dict[str, dict[str, Any]] = {
+    "efficientnet_b0": {"width_mult": 1.0, "depth_mult": 1.0, "resolution": 224, "dropout": 0.2},
+    "efficientnet_b1": {"width_mult": 1.0, "depth_mult": 1.1, "resolution": 240, "dropout": 0.2},
+    "efficientnet_b2": {"width_mult": 1.1, "depth_mult": 1.2, "resolution": 260, "dropout": 0.3},
+    "efficientnet_b3": {"width_mult": 1.2, "depth_mult": 1.4, "resolution": 300, "dropout": 0.3},
+    "efficientnet_b4": {"width_mult": 1.4, "depth_mult": 1.8, "resolution": 380, "dropout": 0.4},
+    "efficientnet_b5": {"width_mult": 1.6, "depth_mult": 2.2, "resolution": 456, "dropout": 0.4},
+    "efficientnet_b6": {"width_mult": 1.8, "depth_mult": 2.6, "resolution": 528, "dropout": 0.5},
+    "efficientnet_b7": {"width_mult": 2.0, "depth_mult": 3.1, "resolution": 600, "dropout": 0.5},
+}
 _TRESNET: dict[str, dict[str, Any]] = {}     # filled by the TResNet slice
 
 _RESNET_PAPER = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"
