@@ -48,9 +48,10 @@ def _stem(stem: StemSpec, in_chans: int, act: ModuleFactory, norm: ModuleFactory
 
         return ResNetStem(in_chans, stem.width, deep_width=stem.deep_width, pool=stem.pool, norm_layer=norm, act_layer=act)
     if stem.kind == "s2d":
-        from blocks.tresnet import SpaceToDepthStem
+        from blocks.tresnet import SpaceToDepthStem, tresnet_stem_act
 
-        return SpaceToDepthStem(in_chans, stem.width, norm_layer=norm, act_layer=act)
+        # timm's TResNet stem uses leaky ReLU slope 1e-2 where its blocks use 1e-3
+        return SpaceToDepthStem(in_chans, stem.width, norm_layer=norm, act_layer=tresnet_stem_act(act))
     raise AssertionError(stem.kind)  # validated by the spec
 
 
@@ -109,8 +110,11 @@ def _mbconv(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Mo
 def _tresnet_basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.tresnet import TResNetBasic
 
+    from .complexity.tresnet import check_stage
+
+    check_stage(st, ctx.stage_index)
     return TResNetBasic(
-        in_chs, st.width, stride=stride, se_ratio=st.se_ratio, anti_alias=st.anti_alias,
+        in_chs, st.width, stride=stride, se_ratio=st.se_ratio, anti_alias=st.anti_alias, shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
@@ -118,9 +122,13 @@ def _tresnet_basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -
 def _tresnet_bottleneck(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.tresnet import TResNetBottleneck
 
+    from .complexity.tresnet import check_stage
+
+    check_stage(st, ctx.stage_index)
     return TResNetBottleneck(
         in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, se_ratio=st.se_ratio,
-        anti_alias=st.anti_alias, norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
+        anti_alias=st.anti_alias, shortcut=st.shortcut,
+        norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
 

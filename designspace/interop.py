@@ -53,7 +53,14 @@ TIMM_KEY_RULES: dict[str, list[tuple[str, str]]] = {
         (r"bn2\.(.*)", r"head.conv.bn.\1"),
         (r"classifier\.(.*)", r"head.fc.\1"),
     ],
-    "tresnet": [],       # filled by the TResNet slice
+    # timm TResNet: ``body.conv1`` (after ``body.s2d``) -> ``stem.conv``; ``body.layer{n}.{j}.*``
+    # -> ``stages.{n-1}.{j}.*`` (same child names: conv{k}.conv/bn, se.fc{1,2}, downsample.{i});
+    # BlurPool filters are non-persistent buffers in both, so they have no keys.
+    "tresnet": [
+        (r"body\.conv1\.((?:conv|bn)\..+)", r"stem.conv.\1"),
+        *[(rf"body\.layer{n}\.(\d+\..+)", rf"stages.{n - 1}.\1") for n in range(1, 5)],
+        (r"head\.fc\.(weight|bias)", r"head.fc.\1"),
+    ],
 }
 
 

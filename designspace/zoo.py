@@ -54,7 +54,13 @@ _EFFICIENTNET: dict[str, dict[str, Any]] = {
     "efficientnet_b6": {"width_mult": 1.8, "depth_mult": 2.6, "resolution": 528, "dropout": 0.5},
     "efficientnet_b7": {"width_mult": 2.0, "depth_mult": 3.1, "resolution": 600, "dropout": 0.5},
 }
-_TRESNET: dict[str, dict[str, Any]] = {}     # filled by the TResNet slice
+# (blocks per stage, width factor) of Ridnik et al. 2021 Table 1, as timm's tresnet_{m,l,xl};
+# resolution = timm's default_cfg input_size
+_TRESNET: dict[str, dict[str, Any]] = {
+    "tresnet_m": {"layers": (3, 4, 11, 3), "width_factor": 1.0, "resolution": 224},
+    "tresnet_l": {"layers": (4, 5, 18, 3), "width_factor": 1.2, "resolution": 224},
+    "tresnet_xl": {"layers": (4, 5, 24, 3), "width_factor": 1.3, "resolution": 224},
+}
 
 _RESNET_PAPER = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"
 _RS_PAPER = "Bello et al., Revisiting ResNets: Improved Training and Scaling Strategies, NeurIPS 2021"
