@@ -15,7 +15,7 @@ from .zoo import zoo
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
-    from .build import Net
+    from .net import Net
 
 __version__ = "0.1.0"
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 
 def build(spec: NetSpec | str, **overrides: Any) -> "Net":
     """Build a spec (or a zoo name) into a ``torch.nn.Module``; imports torch."""
-    from .build import build as _build
+    from .net import build as _build
 
     return _build(spec, **overrides)
 

@@ -17,7 +17,9 @@ def fvcore_count(model, resolution: int, in_chans: int = 3) -> tuple[int, int, i
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         f = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        f.set_op_handle(**{k: None for k in list(f._op_handles) if k not in FVCORE_FLOP_OPS})
+        # keep only the conv/linear/matmul handles (set_op_handle(k=None) would merely ignore them)
+        keep = {k: v for k, v in f._op_handles.items() if k in FVCORE_FLOP_OPS}
+        f.clear_op_handles().set_op_handle(**keep)
         a = ActivationCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         flops, acts = f.total(), a.total()
     params = sum(p.numel() for p in model.parameters())

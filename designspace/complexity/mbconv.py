@@ -2,7 +2,7 @@
 
 The inner widths of both blocks follow timm's EfficientNet builder exactly
 (``timm/models/_efficientnet_builder.py``, ``_efficientnet_blocks.py``); the functions here are
-the single source of those rounding rules: :mod:`designspace.build` passes their results to the
+the single source of those rounding rules: :mod:`designspace.net` passes their results to the
 blocks as explicit widths, and the counters below use the same numbers.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""NetSpec -> torch.nn.Module.  The only designspace module that imports torch.
+"""NetSpec -> torch.nn.Module (``designspace.build`` calls :func:`build` here).  The only designspace module that imports torch.
 
 The built network has one layout for every family::
 
