@@ -41,7 +41,18 @@ _RESNET_RULES: list[tuple[str, str]] = [
 TIMM_KEY_RULES: dict[str, list[tuple[str, str]]] = {
     "resnet": _RESNET_RULES,
     "resnet_rs": _RESNET_RULES,
-    "regnet": [],        # filled by the RegNet slice
+    # timm RegNet: ``stem.{conv,bn}`` same keys; ``s{i}.b{j}.*`` -> ``stages.{i-1}.{j-1}.*`` (same
+    # child names conv1/conv2/conv3 .conv/.bn and se.fc1/fc2) except the projection shortcut,
+    # timm's ``downsample.{conv,bn}`` -> our ``shortcut.{conv,bn}``; ``head.fc`` same keys.
+    # Blocks are enumerated up to 32 per stage (timm's deepest RegNet stage has 17).
+    "regnet": [
+        (r"(stem\.(?:conv|bn)\..+)", r"\1"),
+        *[rule for i in range(1, 5) for j in range(1, 33) for rule in (
+            (rf"s{i}\.b{j}\.downsample\.(.+)", rf"stages.{i - 1}.{j - 1}.shortcut.\1"),
+            (rf"s{i}\.b{j}\.(.+)", rf"stages.{i - 1}.{j - 1}.\1"),
+        )],
+        (r"(head\.fc\.(?:weight|bias))", r"\1"),
+    ],
     # our blocks use timm's child names; only prefixes and the SE convs differ
     "efficientnet": [
         (r"conv_stem\.(.*)", r"stem.conv.\1"),

@@ -42,7 +42,42 @@ _RESNET: dict[str, dict[str, Any]] = {
     "resnext50_32x4d": {"depth": 50, "groups": 32, "width_per_group": 4},  # Xie et al. 2017
 }
 _RESNET_RS: dict[str, dict[str, Any]] = {f"resnetrs{d}": {"depth": d} for d in (50, 101, 152, 200, 270, 350, 420)}
-_REGNET: dict[str, dict[str, Any]] = {}      # filled by the RegNet slice
+# RegNetX / RegNetY (Radosavovic et al. 2020, Tables 10-11 via pycls/timm model_cfgs): w0, wa, wm,
+# depth, group width; RegNetY adds SE with ratio 0.25.  Bottleneck ratio 1, stem width 32.
+_REGNET_X = {
+    "002": (24, 36.44, 2.49, 13, 8),
+    "004": (24, 24.48, 2.54, 22, 16),
+    "006": (48, 36.97, 2.24, 16, 24),
+    "008": (56, 35.73, 2.28, 16, 16),
+    "016": (80, 34.01, 2.25, 18, 24),
+    "032": (88, 26.31, 2.25, 25, 48),
+    "040": (96, 38.65, 2.43, 23, 40),
+    "064": (184, 60.83, 2.07, 17, 56),
+    "080": (80, 49.56, 2.88, 23, 120),
+    "120": (168, 73.36, 2.37, 19, 112),
+    "160": (216, 55.59, 2.1, 22, 128),
+    "320": (320, 69.86, 2.0, 23, 168),
+}
+_REGNET_Y = {
+    "002": (24, 36.44, 2.49, 13, 8),
+    "004": (48, 27.89, 2.09, 16, 8),
+    "006": (48, 32.54, 2.32, 15, 16),
+    "008": (56, 38.84, 2.4, 14, 16),
+    "016": (48, 20.71, 2.65, 27, 24),
+    "032": (80, 42.63, 2.66, 21, 24),
+    "040": (96, 31.41, 2.24, 22, 64),
+    "064": (112, 33.22, 2.27, 25, 72),
+    "080": (192, 76.82, 2.19, 17, 56),
+    "120": (168, 73.36, 2.37, 19, 112),
+    "160": (200, 106.23, 2.48, 18, 112),
+    "320": (232, 115.89, 2.53, 20, 232),
+}
+_REGNET: dict[str, dict[str, Any]] = {
+    **{f"regnetx_{k}": dict(w0=w0, wa=wa, wm=wm, depth=d, group_width=g)
+       for k, (w0, wa, wm, d, g) in _REGNET_X.items()},
+    **{f"regnety_{k}": dict(w0=w0, wa=wa, wm=wm, depth=d, group_width=g, se_ratio=0.25)
+       for k, (w0, wa, wm, d, g) in _REGNET_Y.items()},
+}
 # (width_mult, depth_mult, resolution, dropout) of Tan & Le 2019, as in timm's _gen_efficientnet
 _EFFICIENTNET: dict[str, dict[str, Any]] = {
     "efficientnet_b0": {"width_mult": 1.0, "depth_mult": 1.0, "resolution": 224, "dropout": 0.2},
