@@ -257,12 +257,13 @@ def sample_records(
 
 def _unreachable_message(out: SampleResult, n: int, budget: int, flops: np.ndarray | None) -> str:
     rate = out.rate
-    need = f"~{format_count(n / rate)}" if rate > 0 else "more than any budget"
+    need = (f"reaching {n} needs ~{format_count(n / rate)} draws, the budget is {budget:,}" if rate > 0
+            else f"none was in the regime (budget {budget:,} draws)")
     seen = ""
     if flops is not None and len(flops):
         q = np.quantile(flops, [0.05, 0.5, 0.95])
         seen = (f"; the space's models drawn had flops {format_count(q[0])} (5%), {format_count(q[1])} (median), "
                 f"{format_count(q[2])} (95%)")
     return (f"found {out.accepted} of {n} models in the regime ({out.regime}) after {out.drawn:,} draws from "
-            f"{out.space.name} (acceptance {100 * rate:.3g}%); reaching {n} needs {need} draws, the budget is "
-            f"{budget:,}{seen}. Widen the regime, lower --n, or raise --budget")
+            f"{out.space.name} (acceptance {100 * rate:.3g}%); {need}{seen}. "
+            f"Widen the regime, lower --n, or raise --budget")

@@ -1,0 +1,228 @@
+"""`designspace sample`: draw models from a design space into a JSONL or CSV file.
+
+    designspace sample --n 500                                   # regnetx, no complexity regime
+    designspace sample --space anynetx_e --n 500 --flops 360M:400M --seed 1 -o anynet_e.jsonl
+    designspace sample --space efficientnet --n 200 --params :10M --format csv -o effnet.csv
+    designspace sample --space my_space.toml --n 100 -o -        # JSON lines to stdout
+
+Each record: ``space``, ``id``, the space's parameters, ``resolution``, ``flops``, ``params``,
+``acts`` and ``spec`` (the NetSpec's canonical JSON, ``NetSpec.from_json(record["spec"])``).
+The file is written atomically (a temporary file in the same folder, then renamed), so an
+interrupted or failed run leaves the old file untouched.  Progress and the summary go to stderr.
+This command imports numpy but never torch, pandas, optuna or plotly (scipy only for
+``--sampler sobol``).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from typing import Any, Callable, TextIO
+
+from ..cli import UsageError
+
+FORMATS = ("jsonl", "csv")
+SAMPLERS = ("random", "sobol")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", default="regnetx", help="a built-in space (`designspace spaces`) or a .toml file (default regnetx)")
+    p.add_argument("--n", default="100", help="number of models to keep (default 100)")
+    p.add_argument("--seed", default="0", help="random seed; the same seed gives byte-identical output (default 0)")
+    p.add_argument("--flops", help="keep models with flops in LO:HI, e.g. 360M:400M, :1G, 2G: (K, M, G suffixes)")
+    p.add_argument("--params", help="keep models with a parameter count in LO:HI, e.g. :10M")
+    p.add_argument("--acts", help="keep models with activations in LO:HI")
+    p.add_argument("--resolution", help="N fixes the input resolution of every model (e.g. 32); LO:HI keeps models whose sampled resolution lies in it")
+    p.add_argument("--num-classes", help="classifier outputs (default 1000; e.g. 10 for CIFAR-10)")
+    p.add_argument("--sampler", default="random", help="random (default) or sobol (scrambled, scipy.stats.qmc)")
+    p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True,
+                   help="drop repeated specs (same id); on by default")
+    p.add_argument("--budget", help="give up after this many draws (default: 2M for numpy-evaluated spaces, 50K otherwise, or more for large --n)")
+    p.add_argument("--format", help="jsonl or csv (default: from the output's extension, else jsonl)")
+    p.add_argument("-o", "--output", help="output file, or - for stdout (default: SPACE_nN_seedS.FORMAT here)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _int(flag: str, text: Any, minimum: int) -> int:
+    try:
+        v = int(str(text).replace("_", ""))
+    except ValueError:
+        raise UsageError(f"{flag}={text!r} is not an integer") from None
+    if v < minimum:
+        raise UsageError(f"{flag}={v} must be >= {minimum}")
+    return v
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Check every flag before any work (bad flags: one-line error, exit 2)."""
+    from ..spaces import SpaceError, get_space, merge_regimes, parse_range
+    from ..spaces.sampling import Regime
+
+    n = _int("--n", args.n, 1)
+    seed = _int("--seed", args.seed, 0)
+    budget = _int("--budget", args.budget, 1) if args.budget is not None else None
+    num_classes = _int("--num-classes", args.num_classes, 1) if args.num_classes is not None else None
+    if args.sampler not in SAMPLERS:
+        raise UsageError(f"--sampler={args.sampler!r} is not one of {', '.join(SAMPLERS)}")
+    fixed, res_range = None, None
+    if args.resolution is not None:
+        if ":" in args.resolution:
+            res_range = args.resolution
+        else:
+            fixed = _int("--resolution", args.resolution, 1)
+    try:
+        ranges = {k: parse_range(getattr(args, k), f"--{k}") for k in ("flops", "params", "acts")}
+        ranges["resolution"] = parse_range(res_range, "--resolution")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        space = get_space(args.space, resolution=fixed, num_classes=num_classes)
+    except SpaceError as e:
+        raise UsageError(str(e)) from None
+    regime = merge_regimes(getattr(space, "regime", None) or Regime(), Regime(**ranges))
+
+    fmt = args.format
+    out = args.output
+    if fmt is None:
+        fmt = "csv" if out and out.lower().endswith(".csv") else "jsonl"
+    if fmt not in FORMATS:
+        raise UsageError(f"--format={fmt!r} is not one of {', '.join(FORMATS)}")
+    if out is None:
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", space.name) or "samples"
+        out = f"{stem}_n{n}_seed{seed}.{fmt}"
+    if out != "-":
+        folder = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(folder):
+            raise UsageError(f"-o {out}: folder {folder} does not exist")
+        if os.path.isdir(out):
+            raise UsageError(f"-o {out} is a folder, not a file")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"-o {out}: folder {folder} is not writable")
+    return dict(space=space, n=n, seed=seed, regime=regime, sampler=args.sampler, dedupe=args.dedupe,
+                budget=budget, fmt=fmt, out=out)
+
+
+# ---------------------------------------------------------------------------- output
+def write_records(f: TextIO, records: list[dict], columns: tuple[str, ...], fmt: str) -> None:
+    if fmt == "jsonl":
+        dumps = json.dumps
+        for r in records:
+            f.write(dumps(r))
+            f.write("\n")
+    else:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(columns)
+        for r in records:
+            w.writerow([r.get(c, "") for c in columns])
+
+
+def write_atomic(path: str, write: Callable[[TextIO], None]) -> None:
+    """Write ``path`` through a temporary file in the same folder and ``os.replace`` it, so
+    readers see the old file or the complete new one; the temporary is removed on any error
+    (KeyboardInterrupt included)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class Progress:
+    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, label: str, n: int, enabled: bool):
+        self.label, self.n, self.enabled = label, n, enabled
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, drawn: int, accepted: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and accepted < self.n):
+            return
+        self.last = now
+        k = int(30 * accepted / self.n)
+        rate = f"{100 * accepted / drawn:.3g}%" if drawn else "-"
+        sys.stderr.write(f"\r{self.label} [{'#' * k}{'.' * (30 - k)}] {accepted}/{self.n} kept, {drawn:,} drawn ({rate})")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.drawn = False
+
+
+def _quantiles(values: list[int]) -> str:
+    import numpy as np
+
+    from ..spaces.sampling import format_count
+
+    q = np.quantile(np.asarray(values, dtype=np.float64), [0, 0.25, 0.5, 0.75, 1])
+    return "  ".join(f"{lab} {format_count(v)}" for lab, v in zip(("min", "25%", "median", "75%", "max"), q))
+
+
+def summary(res: Any, seconds: float, where: str, fmt: str) -> str:
+    recs = res.records
+    lines = [
+        f"{res.space.name}: kept {res.accepted:,} of {res.drawn:,} drawn ({100 * res.rate:.3g}%) in {seconds:.2f} s"
+        f" [outside the space {res.outside_space:,}, outside the regime {res.outside_regime:,},"
+        f" duplicates {res.duplicates:,}]",
+        f"regime: {res.regime}",
+        f"flops   {_quantiles([r['flops'] for r in recs])}",
+        f"params  {_quantiles([r['params'] for r in recs])}",
+        f"wrote {res.accepted:,} records ({fmt}) to {where}",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..spaces import RegimeUnreachable, SpaceError, sample_records
+
+    o = _options(args)
+    t0 = time.perf_counter()
+    progress = Progress(f"sampling {o['space'].name}", o["n"], enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        res = sample_records(o["space"], o["n"], seed=o["seed"], regime=o["regime"], sampler=o["sampler"],
+                             dedupe=o["dedupe"], max_draws=o["budget"], progress=progress)
+    except RegimeUnreachable as e:
+        progress.close()
+        print(f"designspace sample: {e}; nothing written", file=sys.stderr)
+        return 1
+    except SpaceError as e:
+        progress.close()
+        raise UsageError(str(e)) from None
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - t0
+
+    def write(f: TextIO) -> None:
+        write_records(f, res.records, res.columns, o["fmt"])
+
+    if o["out"] == "-":
+        write(sys.stdout)
+        sys.stdout.flush()
+        where = "stdout"
+    else:
+        write_atomic(o["out"], write)
+        where = os.path.abspath(o["out"])
+    if not args.quiet:
+        print(summary(res, seconds, where, o["fmt"]), file=sys.stderr)
+    return 0
