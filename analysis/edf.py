@@ -10,9 +10,10 @@ complexity are compared with the *normalized* EDF, ``F(e) = sum_i w_i 1[e_i < e]
 ``sum_i w_i = 1``, where the per-model weights make the complexity distributions of the
 compared spaces equal: complexity (flops or params) is binned on a log scale and every model
 of a bin gets the same weight, ``w_i = p(bin_i) / n(bin_i)``, where ``n(bin)`` counts the
-space's models in the bin and ``p`` is the target distribution over bins.  NDS reweights to a
-common target; our default target is uniform over the bins that every compared space occupies
-(a reference space's histogram can be used instead).  Models in bins that some space does not
+space's models in the bin and ``p`` is the target distribution over bins.  As in the NDS code
+(``compute_norm_ws`` in facebookresearch/nds, ``w = 1 / hist[bin] / num_bins``) the default
+target is uniform over the bins, here the bins that every compared space occupies, on a log
+scale; a reference sample's histogram (or the pooled one) can be the target instead.  Models in bins that some space does not
 reach get weight 0, since nothing can be matched there.
 
 An :class:`EDF` stores the step function as ``x`` (sorted distinct errors) and ``F`` (the

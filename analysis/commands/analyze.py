@@ -1,0 +1,92 @@
+"""`designspace analyze INPUT... -o report.html`: EDF comparison report from CSV files or studies.
+
+Inputs are CSV/JSONL tables with one row per model (columns in :mod:`analysis.data`) or Optuna
+study files (``.toml``, exported with ``search.study.export_frame``).  Groups: ``--by COLUMN``;
+otherwise each input file is a group when several are given, or the ``space`` column splits a
+single file.  The report is written atomically (temporary file + ``os.replace``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from designspace.cli import UsageError
+
+_SOURCE = "source"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV/JSONL files of models, or study .toml files")
+    p.add_argument("--by", metavar="COLUMN", help="column that names each model's design space "
+                   "(default: one group per input file, or the `space` column of a single file)")
+    p.add_argument("-o", "--output", default="report.html", help="HTML report to write (default: report.html)")
+    p.add_argument("--complexity", default="flops", choices=("flops", "params", "acts"),
+                   help="complexity axis for normalized EDFs and scatter plots (default: flops)")
+    p.add_argument("--top", type=int, default=15, help="rows of the best-models table (default: 15)")
+    p.add_argument("--best", type=float, default=0.1, metavar="FRACTION",
+                   help="fraction of best models for parameter trends (default: 0.1)")
+    p.add_argument("--bootstrap", type=int, default=500, metavar="N", help="bootstrap resamples (default: 500)")
+    p.add_argument("--bins", type=int, default=8, help="log-complexity bins for normalization (default: 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    p.add_argument("--title", help="report title")
+
+
+def _load(path: str):
+    from analysis.data import read_table
+
+    if path.endswith(".toml"):
+        if not os.path.exists(path):
+            raise UsageError(f"study file {path} does not exist")
+        try:
+            from search.study import export_frame
+        except ImportError as e:
+            raise UsageError(f"reading study {path} needs search.study.export_frame, which is unavailable: {e}") from None
+        return export_frame(path)
+    return read_table(path)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.top < 1:
+        raise UsageError(f"--top={args.top} must be at least 1")
+    if not 0 < args.best <= 1:
+        raise UsageError(f"--best={args.best} must be a fraction in (0, 1]")
+    if args.bootstrap < 10:
+        raise UsageError(f"--bootstrap={args.bootstrap} must be at least 10")
+    if args.bins < 1:
+        raise UsageError(f"--bins={args.bins} must be at least 1")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--output={args.output}: folder {folder} does not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from analysis.data import AnalysisInputError
+    from analysis.report import build_report, write_atomic
+
+    _check_numbers(args)
+    try:
+        frames = []
+        for path in args.inputs:
+            df = _load(path)
+            label = os.path.splitext(os.path.basename(path))[0]
+            frames.append(df.assign(**{_SOURCE: label}) if _SOURCE not in df.columns else df)
+        labels = [f[_SOURCE].iloc[0] if len(f) else "" for f in frames]
+        if len(set(labels)) < len(labels):
+            raise UsageError("two inputs have the same file name; rename one so their groups can be told apart")
+        df = pd.concat(frames, ignore_index=True)
+        by = args.by
+        if by is None:
+            if len(frames) > 1:
+                by = _SOURCE
+            elif "space" in df.columns and df["space"].nunique() > 1:
+                by = "space"
+        text = build_report(df, by=by, complexity=args.complexity, k=args.best, top=args.top, n_boot=args.bootstrap,
+                            bins=args.bins, seed=args.seed, title=args.title, sources=args.inputs)
+    except AnalysisInputError as e:
+        raise UsageError(str(e)) from None
+    write_atomic(args.output, text)
+    n_groups = df[by].nunique() if by else 1
+    print(f"wrote {args.output}: {len(df)} models in {n_groups} group(s)")
+    return 0

@@ -1,0 +1,189 @@
+"""Plotly figures of design-space analyses (NDS / RegNet papers' plots).
+
+* :func:`edf_figure` -- error EDFs of several spaces with bootstrap bands, raw or
+  complexity-normalized (NDS Figs. 5-6), named models as vertical markers;
+* :func:`complexity_figure` -- error vs complexity, every model, with the binned best and
+  median error of each space (NDS Fig. 3) and named models as labelled stars;
+* :func:`param_figure` -- error vs one free parameter with the best-``k`` trend (RegNet paper).
+
+Every figure carries the complexity convention (``designspace.CONVENTION``) in a footnote.
+Inputs are DataFrames as documented in :mod:`analysis.data`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+import numpy as np
+
+from .data import AnalysisInputError, check_frame
+from .edf import DEFAULT_BINS, complexity_bins, edf_band, normalized_edf_band, weighted_histogram
+from .fit import best_k_line, error_trend
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import plotly.graph_objects as go
+
+__all__ = ["edf_figure", "complexity_figure", "param_figure", "complexity_label", "common_reference"]
+
+_TEMPLATE = "plotly_white"
+
+
+def _colors() -> list[str]:
+    import plotly.express as px
+
+    return list(px.colors.qualitative.Plotly)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def complexity_label(complexity: str) -> str:
+    return {"flops": "flops (multiply-adds)", "params": "parameters", "acts": "activations"}.get(complexity, complexity)
+
+
+def _finish(fig: "go.Figure", title: str, xtitle: str, ytitle: str) -> "go.Figure":
+    from designspace import CONVENTION
+
+    fig.update_layout(
+        template=_TEMPLATE, xaxis_title=xtitle, yaxis_title=ytitle, height=480,
+        title=dict(text=title, subtitle=dict(text=f"complexity convention: {CONVENTION}", font=dict(size=11, color="#666"))),
+        margin=dict(l=60, r=20, t=80, b=60), legend=dict(orientation="h", yanchor="top", y=-0.15, x=0),
+    )
+    return fig
+
+
+def _named(df: "pd.DataFrame | None") -> "pd.DataFrame | None":
+    if df is None or "name" not in df.columns:
+        return None
+    named = df[df["name"].notna()]
+    return named if len(named) else None
+
+
+def common_reference(spaces: Mapping[str, "pd.DataFrame"], complexity: str = "flops",
+                     bins: int = DEFAULT_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges over all spaces and a reference sample (one value per bin that every space
+    occupies): normalizing each space to it gives every space the same, uniform-over-shared-bins
+    complexity histogram (see :func:`analysis.edf.matched_weights`)."""
+    cs = [g[complexity].to_numpy(float) for g in spaces.values()]
+    edges = complexity_bins(*cs, bins=bins)
+    shared = np.logical_and.reduce([weighted_histogram(c, None, edges) > 0 for c in cs])
+    if not shared.any():
+        raise AnalysisInputError(complexity, "the spaces' complexity ranges share no bin; normalized EDFs are undefined")
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    return edges, centers[shared]
+
+
+def edf_figure(spaces: Mapping[str, "pd.DataFrame"], normalized: bool = False, complexity: str = "flops",
+               bands: bool = True, n_boot: int = 500, level: float = 0.95, bins: int = DEFAULT_BINS,
+               named: "pd.DataFrame | None" = None, seed: int = 0) -> "go.Figure":
+    """Error EDFs, one curve per space, with pointwise bootstrap bands (shaded)."""
+    import plotly.graph_objects as go
+
+    if not spaces:
+        raise AnalysisInputError("spaces", "nothing to plot (no groups)")
+    req = ("error", complexity) if normalized else ("error",)
+    for name, g in spaces.items():
+        check_frame(g, req, where=name)
+    if normalized:
+        edges, ref = common_reference(spaces, complexity, bins)
+    allerr = np.concatenate([g["error"].to_numpy(float) for g in spaces.values()])
+    fig = go.Figure()
+    for (name, g), color in zip(spaces.items(), _colors() * 10):
+        err = g["error"].to_numpy(float)
+        grid = np.unique(np.r_[err, allerr.min(), allerr.max()])
+        if normalized:
+            band = normalized_edf_band(err, g[complexity].to_numpy(float), ref, grid=grid, bins=edges,
+                                       n_boot=n_boot, level=level, seed=seed)
+        else:
+            band = edf_band(err, grid=grid, n_boot=n_boot, level=level, seed=seed)
+        if bands:
+            fig.add_trace(go.Scatter(x=band.grid, y=band.hi, mode="lines", line=dict(width=0, shape="hv"),
+                                     hoverinfo="skip", showlegend=False, legendgroup=name))
+            fig.add_trace(go.Scatter(x=band.grid, y=band.lo, mode="lines", line=dict(width=0, shape="hv"),
+                                     fill="tonexty", fillcolor=_rgba(color, 0.18), hoverinfo="skip",
+                                     name=f"{name} {int(level * 100)}% band", showlegend=False, legendgroup=name))
+        fig.add_trace(go.Scatter(x=band.grid, y=band.F, mode="lines", line=dict(color=color, width=2, shape="hv"),
+                                 name=f"{name} (n={len(g)})", legendgroup=name,
+                                 hovertemplate="error %{x:.4g}<br>F %{y:.3f}<extra>" + name + "</extra>"))
+    nm = _named(named)
+    if nm is not None:
+        for _, row in nm.iterrows():
+            fig.add_vline(x=float(row["error"]), line=dict(color="#444", dash="dot", width=1),
+                          annotation_text=str(row["name"]), annotation_textangle=-90, annotation_font_size=10)
+    what = f"{complexity}-normalized error EDF" if normalized else "error EDF"
+    return _finish(fig, f"{what} ({int(level * 100)}% bootstrap bands)", "error", "cumulative prob. F(error)")
+
+
+def complexity_figure(spaces: Mapping[str, "pd.DataFrame"], complexity: str = "flops", n_bins: int = 8,
+                      named: "pd.DataFrame | None" = None) -> "go.Figure":
+    """Error vs complexity: each model a dot; per space the best and median error of log-spaced
+    complexity bins as lines; named models as labelled stars."""
+    import plotly.graph_objects as go
+
+    for name, g in spaces.items():
+        check_frame(g, ("error", complexity), min_rows=1, where=name)
+    edges = complexity_bins(*[g[complexity].to_numpy(float) for g in spaces.values()], bins=n_bins)
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    fig = go.Figure()
+    for (name, g), color in zip(spaces.items(), _colors() * 10):
+        c, e = g[complexity].to_numpy(float), g["error"].to_numpy(float)
+        hover = g["id"].astype(str) if "id" in g.columns else None
+        fig.add_trace(go.Scatter(x=c, y=e, mode="markers", marker=dict(color=_rgba(color, 0.45), size=6),
+                                 name=name, legendgroup=name, text=hover,
+                                 hovertemplate="%{x:.3s} " + complexity + "<br>error %{y:.4g}<br>%{text}<extra>" + name + "</extra>"))
+        k = np.clip(np.searchsorted(edges, c, side="right") - 1, 0, n_bins - 1)
+        xs, best, med = [], [], []
+        for b in range(n_bins):
+            if (k == b).any():
+                xs.append(centers[b]), best.append(e[k == b].min()), med.append(np.median(e[k == b]))
+        fig.add_trace(go.Scatter(x=xs, y=best, mode="lines+markers", line=dict(color=color, width=2),
+                                 name=f"{name} best", legendgroup=name))
+        fig.add_trace(go.Scatter(x=xs, y=med, mode="lines", line=dict(color=color, width=2, dash="dash"),
+                                 name=f"{name} median", legendgroup=name))
+    nm = _named(named)
+    if nm is not None and complexity in nm.columns:
+        fig.add_trace(go.Scatter(x=nm[complexity], y=nm["error"], mode="markers+text", text=nm["name"].astype(str),
+                                 textposition="top center", marker=dict(symbol="star", size=13, color="#222"),
+                                 name="named models"))
+    fig.update_xaxes(type="log")
+    return _finish(fig, f"error vs {complexity}: models, binned best (solid) and median (dashed)",
+                   complexity_label(complexity), "error")
+
+
+def param_figure(spaces: Mapping[str, "pd.DataFrame"], param: str, k: float = 0.1,
+                 named: "pd.DataFrame | None" = None) -> "go.Figure":
+    """Error vs a free parameter: every model, the per-value error of the best ``k`` fraction
+    (line) and a least-squares trend through the overall best ``k`` fraction (dotted)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    drawn = 0
+    for (name, g), color in zip(spaces.items(), _colors() * 10):
+        if param not in g.columns or g[param].notna().sum() < 2:
+            continue
+        g = g[g[param].notna()]
+        check_frame(g, ("error", param), where=name)
+        drawn += 1
+        fig.add_trace(go.Scatter(x=g[param], y=g["error"], mode="markers", marker=dict(color=_rgba(color, 0.4), size=6),
+                                 name=name, legendgroup=name))
+        tr = error_trend(g, param, k=k)
+        fig.add_trace(go.Scatter(x=tr[param], y=tr["best_k"], mode="lines+markers", line=dict(color=color, width=2),
+                                 name=f"{name} best {k:.0%}", legendgroup=name))
+        line = best_k_line(g, param, k)
+        if line is not None:
+            xs = np.linspace(g[param].min(), g[param].max(), 2)
+            fig.add_trace(go.Scatter(x=xs, y=line[0] + line[1] * xs, mode="lines",
+                                     line=dict(color=color, dash="dot", width=1.5),
+                                     name=f"{name} trend of best {k:.0%}", legendgroup=name))
+    if not drawn:
+        raise AnalysisInputError(param, "no space has at least two models with this parameter")
+    nm = _named(named)
+    if nm is not None and param in nm.columns and nm[param].notna().any():
+        nm = nm[nm[param].notna()]
+        fig.add_trace(go.Scatter(x=nm[param], y=nm["error"], mode="markers+text", text=nm["name"].astype(str),
+                                 textposition="top center", marker=dict(symbol="star", size=13, color="#222"),
+                                 name="named models"))
+    return _finish(fig, f"error vs {param} (best {k:.0%} per value, and its linear trend)", param, "error")

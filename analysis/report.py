@@ -1,0 +1,172 @@
+"""One self-contained HTML report of a design-space analysis.
+
+The report opens offline (plotly.js is inlined once, nothing is fetched) and holds: the
+complexity convention, a plain-language summary of each pairwise comparison
+(:func:`analysis.stats.compare`), EDF and complexity-normalized EDF figures with bootstrap
+bands, error vs complexity, error vs each free parameter, a table of the best models with their
+specs, and the RegNet fit of the best models' widths when widths are known.
+"""
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .data import AnalysisInputError, check_frame, free_parameters, groups
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["build_report", "write_atomic", "spec_summary"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:24px auto;max-width:1100px;color:#222}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.conv{color:#555;font-size:.9em}table{border-collapse:collapse;font-size:.85em;width:100%}
+th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums}pre{white-space:pre-wrap;font-size:.8em;margin:0}
+.verdict{margin:.4em 0}.figure{margin:1em 0}
+"""
+
+
+def human(x: float) -> str:
+    """1234567 -> '1.23M'."""
+    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def spec_summary(spec_json: Any) -> str:
+    """A one-line summary of a NetSpec JSON: per-stage block, depth, width, group width."""
+    if not isinstance(spec_json, str) or not spec_json.strip():
+        return ""
+    try:
+        d = json.loads(spec_json)
+        stages = d["stages"]
+        parts = [f"{s.get('block', '?')} d={s['depth']} w={s['width']}"
+                 + (f" g={s['group_width']}" if s.get("group_width") else "")
+                 + (f" b={s['bottleneck_ratio']:g}" if s.get("bottleneck_ratio", 1) != 1 else "")
+                 + (f" se={s['se_ratio']:g}" if s.get("se_ratio") else "") for s in stages]
+        return f"stem {d['stem']['width']} | " + " | ".join(parts) + f" | res {d.get('resolution', '?')}"
+    except (ValueError, KeyError, TypeError):
+        return "(unreadable spec)"
+
+
+def _figure_html(fig: Any, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
+
+
+def _best_table(df: "pd.DataFrame", by: str | None, complexity: str, top: int, params: Sequence[str]) -> str:
+    best = df.nsmallest(top, "error")
+    cols = ["#", "model"] + ([by] if by else []) + ["error", complexity] + \
+        [c for c in ("params", "flops") if c in df.columns and c != complexity] + list(params) + ["spec"]
+    rows = ["<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in cols) + "</tr>"]
+    for rank, (_, r) in enumerate(best.iterrows(), 1):
+        name = r.get("name") if "name" in r.index and isinstance(r.get("name"), str) else None
+        ident = name or (str(r["id"]) if "id" in r.index else "")
+        cells = [f"<td class=num>{rank}</td>", f"<td>{html.escape(ident)}</td>"]
+        if by:
+            cells.append(f"<td>{html.escape(str(r[by]))}</td>")
+        cells.append(f"<td class=num>{r['error']:.4g}</td>")
+        for c in [complexity] + [c for c in ("params", "flops") if c in df.columns and c != complexity]:
+            cells.append(f"<td class=num>{human(float(r[c])) if r.get(c) == r.get(c) else ''}</td>")
+        for p in params:
+            v = r.get(p)
+            cells.append(f"<td class=num>{'' if v != v or v is None else f'{v:g}'}</td>")
+        spec = r.get("spec") if "spec" in r.index else None
+        summ = spec_summary(spec)
+        cells.append("<td>" + (f"<details><summary>{html.escape(summ)}</summary><pre>{html.escape(str(spec))}</pre></details>"
+                               if summ else "") + "</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _fit_table(best: "pd.DataFrame") -> str:
+    from .fit import regnet_params
+
+    try:
+        fits = regnet_params(best)
+    except (AnalysisInputError, ValueError):
+        return ""
+    cols = ["model", "w0", "wa", "wm", "depth", "group_width", "e_fit", "linear_w0", "linear_wa", "linear_e_fit"]
+    rows = ["<tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"]
+    for i, r in fits.iterrows():
+        ident = r.get("name") if isinstance(r.get("name"), str) else r.get("id", i)
+        vals = [html.escape(str(ident))] + [f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols[1:]]
+        rows.append("<tr>" + "".join(f"<td>{v}</td>" for v in vals) + "</tr>")
+    return ("<h2>RegNet fit of the best models' widths</h2><p>Quantized linear widths "
+            "w<sub>j</sub> = w0 + wa&middot;j (Radosavovic et al., CVPR 2020) fitted to each model's per-block "
+            "widths; e_fit is the mean |log ratio| of fitted to actual widths (0: reproduced exactly).</p>"
+            "<table>" + "".join(rows) + "</table>")
+
+
+def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "flops", k: float = 0.1,
+                 top: int = 15, n_boot: int = 500, bins: int = 8, seed: int = 0, title: str | None = None,
+                 sources: Sequence[str] = ()) -> str:
+    """The HTML text of a report on ``df`` grouped by column ``by`` (see :mod:`analysis.data`)."""
+    import plotly.offline
+
+    from designspace import CONVENTION
+
+    from . import figures
+    from .stats import compare
+
+    check_frame(df, ("error",))
+    spaces = groups(df, by)
+    for name, g in spaces.items():
+        check_frame(g, ("error", complexity), where=f"{by}={name}" if by else "")
+    named = df[df["name"].notna()] if "name" in df.columns else None
+    params = free_parameters(df)
+    title = title or "Design space analysis: " + ", ".join(spaces)
+
+    body: list[str] = [f"<h1>{html.escape(title)}</h1>",
+                       f"<p class=conv><b>Complexity convention:</b> {html.escape(CONVENTION)}.</p>",
+                       "<p>" + "; ".join(f"<b>{html.escape(n)}</b>: {len(g)} models, best error {g['error'].min():.4g}, "
+                                         f"median {g['error'].median():.4g}" for n, g in spaces.items()) + ".</p>"]
+    if sources:
+        body.append("<p class=conv>Data: " + ", ".join(html.escape(s) for s in sources) + "</p>")
+    names = list(spaces)
+    if len(names) >= 2:
+        body.append("<h2>Summary</h2>")
+        for a, b in itertools.islice(itertools.combinations(names, 2), 15):
+            c = compare(spaces[a], spaces[b], names=(a, b), complexity=complexity, bins=bins, n_boot=n_boot, seed=seed)
+            body.append(f"<p class=verdict>{html.escape(c.verdict)}</p>")
+    figs: list[tuple[str, Any]] = [("edf", figures.edf_figure(spaces, False, complexity, n_boot=n_boot, named=named, seed=seed))]
+    if len(names) >= 2:
+        figs.append(("edf-normalized", figures.edf_figure(spaces, True, complexity, n_boot=n_boot, bins=bins,
+                                                          named=named, seed=seed)))
+    figs.append(("complexity", figures.complexity_figure(spaces, complexity, named=named)))
+    for p in params:
+        try:
+            figs.append((f"param-{p}", figures.param_figure(spaces, p, k=k, named=named)))
+        except AnalysisInputError:
+            continue
+    body.append("<h2>Figures</h2>")
+    body += [f"<div class=figure>{_figure_html(f, 'fig-' + fid)}</div>" for fid, f in figs]
+    body.append(f"<h2>Best {min(top, len(df))} models</h2>")
+    body.append(_best_table(df, by, complexity, top, params))
+    body.append(_fit_table(df.nsmallest(min(top, len(df)), "error")))
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+            f"<script type=\"text/javascript\">{plotly.offline.get_plotlyjs()}</script></head><body>"
+            + "\n".join(body) + "</body></html>")
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

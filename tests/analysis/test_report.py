@@ -1,0 +1,152 @@
+"""The HTML report and `designspace analyze`: content, offline rendering in a real headless
+Chromium (Debian's package, installed by .ci/install-chromium.sh), atomic writes, bad inputs."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import figures
+from analysis.data import AnalysisInputError, groups
+from analysis.report import build_report
+from designspace import CONVENTION
+from designspace.cli import main
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    if path is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("chromium is missing under CI=true: .ci/install-chromium.sh must install it")
+        pytest.skip("chromium is not installed (run .ci/install-chromium.sh); CI is not set")
+    return path
+
+
+def run_chromium(*args: str, profile: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def csv_path(tmp_path_factory, two_spaces) -> str:
+    p = tmp_path_factory.mktemp("data") / "runs.csv"
+    two_spaces.to_csv(p, index=False)
+    return str(p)
+
+
+def test_cli_report_renders_in_headless_chromium(tmp_path, csv_path, capsys):
+    out = tmp_path / "report.html"
+    assert main(["analyze", csv_path, "--by", "space", "-o", str(out), "--bootstrap", "100"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    text = out.read_text()
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", text)  # opens offline: plotly.js is inlined
+    n_figs = text.count('class="plotly-graph-div"')
+    assert n_figs >= 8  # EDF, normalized EDF, error vs flops, 5 free parameters
+    profile = str(tmp_path / "profile")
+    dom = run_chromium("--virtual-time-budget=20000", "--dump-dom", out.as_uri(), profile=profile)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    # plotly drew every figure: one root SVG per figure, with its scatter traces and axes
+    assert len(re.findall(r'<div class="[^"]*svg-container', html)) == n_figs
+    assert html.count('class="main-svg"') >= n_figs
+    assert len(re.findall(r'class="trace scatter', html)) >= 3 * n_figs
+    assert len(re.findall(r'<path class="js-line"', html)) >= n_figs
+    assert "regnetx_002" in re.sub(r"<script.*?</script>", "", html, flags=re.S)  # named model marked
+    shot = tmp_path / "report.png"
+    res = run_chromium("--virtual-time-budget=20000", "--window-size=1200,2400", f"--screenshot={shot}",
+                       out.as_uri(), profile=profile)
+    assert res.returncode == 0, res.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+
+
+def test_report_content(two_spaces):
+    html = build_report(two_spaces, by="space", n_boot=50)
+    assert CONVENTION in html
+    assert "anynet_a" in html and "anynet_e" in html
+    assert re.search(r"anynet_e is better than anynet_a|differ|No significant", html)
+    assert "<h2>Best 15 models</h2>" in html and html.count("<details>") >= 14  # specs in the table
+    assert "RegNet fit of the best models" in html  # widths from the spec column were fitted
+    assert 'id="fig-edf-normalized"' in html and 'id="fig-param-wm"' in html
+
+
+def test_figures_mark_named_models(two_spaces):
+    spaces = groups(two_spaces, "space")
+    named = two_spaces[two_spaces["name"].notna()]
+    f = figures.complexity_figure(spaces, named=named)
+    stars = [t for t in f.data if t.name == "named models"]
+    assert len(stars) == 1 and list(stars[0].text) == ["regnetx_002"]
+    e = figures.edf_figure(spaces, named=named, n_boot=20)
+    assert any(s.type == "line" and s.x0 == 0.45 for s in e.layout.shapes)
+    assert CONVENTION in e.layout.title.subtitle.text
+    p = figures.param_figure(spaces, "wm", k=0.2, named=named)
+    assert [t.name for t in p.data].count("named models") == 1
+
+
+def test_cli_groups_by_file_and_writes_atomically(tmp_path, two_spaces, capsys):
+    a, b = tmp_path / "anynet_a.csv", tmp_path / "anynet_e.csv"
+    two_spaces[two_spaces["space"] == "anynet_a"].to_csv(a, index=False)
+    two_spaces[two_spaces["space"] == "anynet_e"].to_csv(b, index=False)
+    out = tmp_path / "r.html"
+    out.write_text("old")
+    assert main(["analyze", str(a), str(b), "-o", str(out), "--bootstrap", "50"]) == 0
+    assert "120 models in 2 group(s)" in capsys.readouterr().out
+    assert "anynet_a vs" not in out.read_text() and "Design space analysis: anynet_a, anynet_e" in out.read_text()
+    assert sorted(os.listdir(tmp_path)) == ["anynet_a.csv", "anynet_e.csv", "r.html"]  # no temp file left
+
+
+@pytest.mark.parametrize("content, words", [
+    ("", "file is empty"),
+    ("error,flops\n", "no models"),
+    ("error,flops\n0.3,1e8\n", "only 1 model"),
+    ("error,flops\n0.3,1e8\n,2e8\n0.2,3e8\n", "error: 1 missing or non-finite value(s) (NaN/inf) at row(s) 1"),
+    ("error,flops\n0.3,1e8\n0.2,\n0.2,3e8\n", "flops: 1 missing"),
+    ("err,flops\n0.3,1e8\n0.2,2e8\n", "error: column is missing"),
+])
+def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, content, words):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    out = tmp_path / "r.html"
+    assert main(["analyze", str(p), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("designspace analyze: error:") and words in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_cli_usage_errors(tmp_path, csv_path, capsys):
+    cases = [
+        (["analyze", str(tmp_path / "missing.csv")], "missing.csv: file does not exist"),
+        (["analyze", csv_path, "--by", "family"], "family: no such column to group by"),
+        (["analyze", csv_path, "-o", str(tmp_path / "no" / "r.html")], "folder"),
+        (["analyze", csv_path, "--best", "0"], "--best=0.0 must be a fraction"),
+        (["analyze", str(tmp_path / "missing.toml")], "study file"),
+    ]
+    for argv, words in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
+
+
+def test_data_errors_are_value_errors():
+    assert issubclass(AnalysisInputError, ValueError)
+    with pytest.raises(AnalysisInputError, match="space: 1 row"):
+        groups(pd.DataFrame({"error": [0.1, 0.2], "space": ["a", np.nan]}), "space")
+
+
+def test_missing_chromium_fails_under_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os.path, "exists", lambda p: False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium is missing under CI=true"):
+        chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        chromium()

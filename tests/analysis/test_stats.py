@@ -1,0 +1,71 @@
+"""compare(): KS statistic and p-value equal scipy's; gap/area intervals; plain verdicts."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sst
+
+from analysis.data import AnalysisInputError
+from analysis.stats import compare, ks_distance
+
+
+def test_ks_matches_scipy():
+    rng = np.random.default_rng(0)
+    a, b = np.round(rng.normal(0.30, 0.05, 80), 3), np.round(rng.normal(0.32, 0.06, 110), 3)
+    ref = sst.ks_2samp(a, b)
+    assert ks_distance(a, b) == pytest.approx(ref.statistic, abs=1e-12)
+    c = compare(a, b, n_boot=100)
+    assert c.ks == pytest.approx(ref.statistic, abs=1e-12)
+    assert c.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+    assert c.gap == pytest.approx(ref.statistic, abs=1e-12)  # unnormalized gap is the KS distance
+    assert c.area == pytest.approx(b.mean() - a.mean(), abs=1e-12)  # integral of F_A - F_B
+
+
+def test_clear_difference_names_the_better_space():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.30, 0.02, 100), rng.normal(0.34, 0.02, 100)
+    c = compare(a, b, names=("anynet_e", "anynet_a"), n_boot=300)
+    assert c.better == "anynet_e"
+    assert c.verdict.startswith("anynet_e is better than anynet_a")
+    lo, hi = c.area_ci
+    assert 0 < lo < 0.04 < hi
+
+
+def test_same_distribution_is_not_significant():
+    rng = np.random.default_rng(2)
+    c = compare(rng.normal(0.3, 0.02, 60), rng.normal(0.3, 0.02, 60), n_boot=300)
+    assert c.better is None
+    assert c.verdict.startswith("No significant difference")
+    assert c.area_ci[0] < 0 < c.area_ci[1]
+
+
+def test_normalized_comparison_removes_a_complexity_confound():
+    """Same error-vs-flops law, different flops distributions: raw EDFs differ, normalized do not."""
+    rng = np.random.default_rng(3)
+    levels = np.array([1e8, 1e9, 1e10])
+
+    def space(p):
+        k = rng.choice(3, 300, p=p)
+        return pd.DataFrame({"error": 0.4 - 0.04 * k + rng.normal(0, 0.01, k.size), "flops": levels[k]})
+
+    a, b = space([0.6, 0.3, 0.1]), space([0.1, 0.3, 0.6])
+    c = compare(a, b, names=("A", "B"), bins=3, n_boot=300)
+    assert c.normalized and c.pvalue < 1e-6
+    assert c.pvalue_normalized > 0.05
+    assert c.area_ci[0] < 0 < c.area_ci[1]
+    assert "not significantly once models are reweighted" in c.verdict
+    raw = compare(a, b, normalize=False, n_boot=100)
+    assert raw.better == "B"
+
+
+def test_bad_inputs_name_the_space_and_column():
+    good = pd.DataFrame({"error": [0.3, 0.31, 0.32], "flops": [1e8, 2e8, 3e8]})
+    with pytest.raises(AnalysisInputError, match=r"^B: flops: .*NaN"):
+        compare(good, good.assign(flops=[1e8, np.nan, 2e8]), n_boot=20)
+    with pytest.raises(AnalysisInputError, match=r"^A: input: no models"):
+        compare(good.iloc[:0], good, n_boot=20)
+    with pytest.raises(AnalysisInputError, match=r"^B: error: only 1 model"):
+        compare(good, good.iloc[:1], n_boot=20)
+    with pytest.raises(AnalysisInputError, match=r"B: error: column is missing"):
+        compare(good, good.drop(columns="error"), n_boot=20)
