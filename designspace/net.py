@@ -59,6 +59,9 @@ def _stem(stem: StemSpec, in_chans: int, act: ModuleFactory, norm: ModuleFactory
 def _basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.residual import BasicBlock
 
+    from .complexity.residual import check_stage
+
+    check_stage(st, ctx.stage_index)
     return BasicBlock(
         in_chs, st.width, stride=stride, se_ratio=st.se_ratio, shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
@@ -68,6 +71,9 @@ def _basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Mod
 def _bottleneck(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.residual import Bottleneck
 
+    from .complexity.residual import check_stage
+
+    check_stage(st, ctx.stage_index)
     return Bottleneck(
         in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, groups=st.groups,
         se_ratio=st.se_ratio, shortcut=st.shortcut,

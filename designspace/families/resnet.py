@@ -65,8 +65,6 @@ def _stages(
         else:
             # timm Bottleneck: width = floor(planes * base_width / 64) * cardinality, out = 4 * planes
             width, mid = 4 * planes, (planes * width_per_group // 64) * groups
-            if mid < groups:
-                raise SpecError("width_per_group", width_per_group, f"leaves stage {i} with no channel per group")
         stages.append(StageSpec(
             block=block, depth=d, width=width, stride=1 if i == 0 else 2,
             bottleneck_ratio=width / mid, group_width=0 if groups == 1 else mid // groups,
