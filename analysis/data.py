@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "AnalysisInputError", "COLUMNS", "KNOWN_PARAMS", "as_array", "check_frame",
-    "free_parameters", "groups", "read_table",
+    "free_parameters", "from_study_export", "groups", "read_table",
 ]
 
 #: documented columns -> meaning (kept in sync with the module docstring)
@@ -159,3 +159,23 @@ def read_table(path: str) -> "pd.DataFrame":
     except OSError as e:
         raise AnalysisInputError(path, f"cannot be read: {e.strerror}") from None
     return df
+
+
+def from_study_export(df: "pd.DataFrame") -> "tuple[pd.DataFrame, int]":
+    """Adapt a study export (``designspace study export`` / ``search.study.export_frame``) to
+    the columns above; other tables pass through unchanged.
+
+    Keeps only trials that finished and count (``state == COMPLETE``, ``role == counted``),
+    maps ``baseline`` -> ``name`` (named-model baselines), ``spec_id`` -> ``id`` and
+    ``param_<p>`` -> ``<p>`` where those columns are not already there.  Returns the frame and
+    the number of trials dropped.
+    """
+    n = len(df)
+    if "state" in df.columns:
+        df = df[df["state"].astype(str) == "COMPLETE"]
+    if "role" in df.columns:
+        df = df[df["role"].astype(str) == "counted"]
+    renames = {"baseline": "name", "spec_id": "id"}
+    renames.update({c: c[len("param_"):] for c in map(str, df.columns) if c.startswith("param_")})
+    renames = {a: b for a, b in renames.items() if a in df.columns and b not in df.columns}
+    return df.rename(columns=renames).reset_index(drop=True), n - len(df)

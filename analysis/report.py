@@ -89,6 +89,10 @@ def _best_table(df: "pd.DataFrame", by: str | None, complexity: str, top: int, p
 def _fit_table(best: "pd.DataFrame") -> str:
     from .fit import regnet_params
 
+    if "spec" in best.columns and "w1" not in best.columns:  # fit the models whose widths are known
+        best = best[best["spec"].map(lambda s: isinstance(s, str) and bool(s.strip()))]
+    if best.empty:
+        return ""
     try:
         fits = regnet_params(best)
     except (AnalysisInputError, ValueError):

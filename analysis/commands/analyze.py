@@ -32,7 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load(path: str):
-    from analysis.data import read_table
+    """One input as a frame of finished models (study exports adapted, see from_study_export)."""
+    import sys
+
+    from analysis.data import from_study_export, read_table
 
     if path.endswith(".toml"):
         if not os.path.exists(path):
@@ -41,8 +44,17 @@ def _load(path: str):
             from search.study import export_frame
         except ImportError as e:
             raise UsageError(f"reading study {path} needs search.study.export_frame, which is unavailable: {e}") from None
-        return export_frame(path)
-    return read_table(path)
+        try:
+            df = export_frame(path)
+        except FileNotFoundError as e:
+            raise UsageError(str(e)) from None
+    else:
+        df = read_table(path)
+    df, dropped = from_study_export(df)
+    if dropped:
+        print(f"designspace analyze: {path}: skipped {dropped} trial(s) that did not complete or do not count",
+              file=sys.stderr)
+    return df
 
 
 def _check_numbers(args: argparse.Namespace) -> None:

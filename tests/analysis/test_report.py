@@ -150,3 +150,24 @@ def test_missing_chromium_fails_under_ci(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         chromium()
+
+
+def test_study_export_frames_are_adapted(tmp_path, capsys):
+    """A table shaped like search.study's export: unfinished trials dropped, columns mapped."""
+    from analysis.data import from_study_export
+
+    rows = [dict(number=i, state="COMPLETE", role="counted", spec_id=f"s{i}", baseline=None, flops=1e8 * (i + 1),
+                 params=1e6, error=0.5 - 0.01 * i, param_depth=i % 3 + 1, param_wm=2.0 + 0.1 * i) for i in range(8)]
+    rows += [dict(number=8, state="FAIL", role="counted", error=None, flops=1e8),
+             dict(number=9, state="COMPLETE", role="rejected", error=None, flops=1e8),
+             dict(number=10, state="COMPLETE", role="counted", spec_id="z", baseline="regnetx_002", flops=2e8,
+                  params=2.7e6, error=0.4, param_depth=None, param_wm=None)]
+    df, dropped = from_study_export(pd.DataFrame(rows))
+    assert dropped == 2 and len(df) == 9
+    assert {"id", "name", "depth", "wm"} <= set(df.columns) and not any(c.startswith("param_") for c in df.columns)
+    assert df["name"].dropna().tolist() == ["regnetx_002"]
+    p = tmp_path / "study.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    assert main(["analyze", str(p), "-o", str(tmp_path / "r.html"), "--bootstrap", "20"]) == 0
+    assert "skipped 2 trial(s)" in capsys.readouterr().err
+    assert "regnetx_002" in (tmp_path / "r.html").read_text()
