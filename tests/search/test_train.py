@@ -42,7 +42,7 @@ def digits_small(digits) -> data.Dataset:
 def test_learns_digits_to_under_ten_percent_error(digits):
     seen: list[EpochStats] = []
     result = train.fit(small_model(), digits, Schedule(epochs=4, batch_size=64, lr=0.2, warmup_epochs=0.5),
-                       callback=seen.append)
+                       callback=seen.append, device="cpu")
     assert seen == result.history and [s.epoch for s in seen] == [1, 2, 3, 4]
     assert result.val_top1_err < 0.10, result.history
     assert result.history[0].val_top1_err > result.val_top1_err  # it learned, it did not start there
@@ -57,8 +57,8 @@ def test_learns_digits_to_under_ten_percent_error(digits):
 
 def test_same_seed_same_history(digits_small):
     s = Schedule(epochs=2, batch_size=32, lr=0.1, ema=0.9, label_smoothing=0.1, seed=7)
-    runs = [train.fit(small_model(1), digits_small, s) for _ in range(2)]
-    other = train.fit(small_model(1), digits_small, dataclasses.replace(s, seed=8))
+    runs = [train.fit(small_model(1), digits_small, s, device="cpu") for _ in range(2)]
+    other = train.fit(small_model(1), digits_small, dataclasses.replace(s, seed=8), device="cpu")
 
     def key(r):
         return [(h.train_loss, h.val_top1_err, h.val_top5_err, h.lr) for h in r.history]
@@ -69,7 +69,7 @@ def test_same_seed_same_history(digits_small):
 
 def test_divergence_stops_with_the_epoch(digits_small):
     with pytest.raises(TrainingDiverged) as e:
-        train.fit(small_model(), digits_small, Schedule(epochs=3, batch_size=32, lr=1e6, nesterov=False))
+        train.fit(small_model(), digits_small, Schedule(epochs=3, batch_size=32, lr=1e6, nesterov=False), device="cpu")
     assert e.value.epoch == 1 and not math.isfinite(e.value.loss)
     assert "epoch 1" in str(e.value)
 
@@ -85,7 +85,8 @@ def test_callback_exception_stops_training(digits_small):
         raise Pruned
 
     with pytest.raises(Pruned):
-        train.fit(small_model(), digits_small, Schedule(epochs=5, batch_size=64), callback=prune_after_one)
+        train.fit(small_model(), digits_small, Schedule(epochs=5, batch_size=64), callback=prune_after_one,
+                  device="cpu")
     assert calls == [1]
 
 
@@ -100,15 +101,15 @@ class _OOMNet(nn.Module):
 
 def test_out_of_memory_is_reported_and_the_caller_carries_on(digits_small):
     with pytest.raises(train.OutOfMemory, match="out of memory on cpu with batch size 64.*lower the batch size"):
-        train.fit(_OOMNet(), digits_small, Schedule(epochs=1, batch_size=64))
-    result = train.fit(small_model(), digits_small, Schedule(epochs=1, batch_size=64))  # still works
+        train.fit(_OOMNet(), digits_small, Schedule(epochs=1, batch_size=64), device="cpu")
+    result = train.fit(small_model(), digits_small, Schedule(epochs=1, batch_size=64), device="cpu")  # carries on
     assert len(result.history) == 1
 
 
 def test_model_with_the_wrong_number_of_classes_is_rejected(digits_small):
     torch.manual_seed(0)
     with pytest.raises(ValueError, match="num_classes=7.*10 classes"):
-        train.fit(designspace.build(small_spec(7)), digits_small, Schedule(epochs=1))
+        train.fit(designspace.build(small_spec(7)), digits_small, Schedule(epochs=1), device="cpu")
 
 
 def test_lr_warmup_then_cosine():
