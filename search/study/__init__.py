@@ -1,0 +1,132 @@
+"""Optuna studies over design spaces: declarative specs, many workers, nothing lost.
+
+``run_study("studies/regnetx_digits.toml")`` runs a study spec (:mod:`.spec`) on its storage
+(:mod:`.storage`: SQLite next to the spec by default, any Optuna URL, or a journal file) with
+``workers`` local processes (:mod:`.worker`); the same call on several machines with one
+PostgreSQL URL forms one study.  Each trial is one network drawn from the design space and
+trained on a short schedule (:mod:`.objective`); :func:`export_frame` reads the study back as one
+row per trial (:mod:`.export`).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .spec import StudySpec, StudySpecError, check_schedule, load_spec
+from .storage import is_url, mask, resolve
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+    import pandas as pd
+
+__all__ = ["run_study", "export_frame", "load_study", "StudySpec", "StudySpecError", "load_spec", "mask"]
+
+
+def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str | None = None,
+              workers: int = 1, *, trainer: str | None = None, device: str | None = None) -> "optuna.Study":
+    """Run (or resume) the study in ``spec_path`` until it holds ``n_trials`` finished trials.
+
+    ``n_trials`` defaults to the spec's; ``storage`` is an Optuna URL or a journal file path
+    (default: ``<spec>.db`` next to the spec); ``workers`` local processes share the study.
+    ``trainer`` (``"module:function"``) replaces the real trainer, for benchmarks and tests.
+    Returns the study.  Raises :class:`StudySpecError` for a bad spec before anything runs.
+    """
+    from .worker import _set_threads, enqueue_baselines, open_study, work
+
+    spec = load_spec(spec_path)
+    if trainer is None:
+        check_schedule(spec)
+    n = spec.n_trials if n_trials is None else int(n_trials)
+    if n < 1:
+        raise StudySpecError(f"n_trials={n_trials!r} must be >= 1")
+    if workers < 1:
+        raise ValueError(f"workers={workers!r} must be >= 1")
+    url = resolve(spec, storage)
+    study = open_study(spec, url)
+    enqueue_baselines(study, spec)
+    _set_threads(workers)
+    if workers == 1:
+        if work(spec, url, n, 0, trainer, device, study=study).interrupted:
+            raise KeyboardInterrupt
+        return study
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, args=(str(spec.path), url, n, i, trainer, device, workers),
+                         name=f"designspace-study-{i}") for i in range(workers)]
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        if old is not None:  # children inherit SIG_IGN only during start; they install their own handler
+            signal.signal(signal.SIGINT, _ignore_in_parent)
+    try:
+        for p in procs:
+            p.join()
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    bad = [p.exitcode for p in procs if p.exitcode not in (0, 130)]
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {workers} workers failed (exit codes {bad}); see their messages above")
+    if any(p.exitcode == 130 for p in procs):
+        raise KeyboardInterrupt
+    return study
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _ignore_in_parent(signum: int, frame: object) -> None:
+    """The parent waits for its workers: they handle Ctrl-C themselves (finish, then abandon)."""
+
+
+def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | None, device: str | None,
+                 workers: int) -> None:
+    from .worker import _set_threads, work
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _set_threads(workers)
+    try:
+        summary = work(load_spec(spec_path), url, n, worker, trainer, device)
+    except KeyboardInterrupt:
+        print(f"designspace study: worker {worker}: interrupted between trials; nothing lost",
+              file=sys.stderr, flush=True)
+        sys.exit(130)
+    except Exception as e:
+        print(mask(f"designspace study: worker {worker}: {type(e).__name__}: {e}"), file=sys.stderr, flush=True)
+        sys.exit(1)
+    sys.exit(130 if summary.interrupted else 0)
+
+
+def load_study(spec_path: str | Path, storage: str | None = None) -> tuple["optuna.Study", StudySpec, str]:
+    """The existing study of a spec (no trial is created): ``(study, spec, storage url)``."""
+    import optuna
+
+    from .storage import open_storage
+
+    spec = load_spec(spec_path)
+    url = resolve(spec, storage)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists() or (
+            not is_url(url) and not Path(url).exists()):
+        raise FileNotFoundError(f"no study storage at {mask(url)}: run `designspace study run {spec_path}` first")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        study = optuna.load_study(study_name=spec.name, storage=open_storage(url, spec))
+    except KeyError:
+        raise FileNotFoundError(f"no study named {spec.name!r} in {mask(url)}: run `designspace study run "
+                                f"{spec_path}` first") from None
+    return study, spec, url
+
+
+def export_frame(spec_path: str | Path, storage: str | None = None) -> "pd.DataFrame":
+    """One row per trial of the spec's study (see :func:`search.study.export.trials_frame`)."""
+    from .export import trials_frame
+
+    study, spec, _ = load_study(spec_path, storage)
+    return trials_frame(study, spec)

@@ -1,0 +1,140 @@
+"""Reading a study back: one row per trial (:func:`trials_frame`), a status summary, atomic CSV."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .objective import REJECTED_ATTR
+from .spec import StudySpec
+from .worker import SURPLUS_ATTR, slots
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+    import pandas as pd
+
+__all__ = ["trials_frame", "pareto_mask", "status_text", "write_csv_atomic"]
+
+_ATTRS = ("spec_id", "origin", "baseline", "flops", "params", "acts", "wall_seconds", "images_per_s", "device",
+          "worker", "reason")
+
+
+def pareto_mask(points: list[tuple[float, ...]]) -> list[bool]:
+    """True where no other point is <= in every objective and < in one (all minimised)."""
+    out = []
+    for i, p in enumerate(points):
+        dominated = any(all(a <= b for a, b in zip(q, p)) and any(a < b for a, b in zip(q, p))
+                        for j, q in enumerate(points) if j != i)
+        out.append(not dominated)
+    return out
+
+
+def _kind(t: "optuna.trial.FrozenTrial", final: bool) -> str:
+    sa = t.system_attrs
+    if sa.get(SURPLUS_ATTR):
+        return "surplus"
+    if sa.get(REJECTED_ATTR):
+        return "rejected"
+    return "counted" if final else "retried"
+
+
+def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
+    """One row per trial: state, role, spec, complexity, final and per-epoch errors, times, params.
+
+    ``role`` is ``counted`` for the trial that holds one of the study's ``n_trials`` slots,
+    ``retried`` for a killed or abandoned trial that a later one re-ran, ``rejected`` for a draw
+    outside the constraints (not trained) and ``surplus`` for a trial closed because the study was
+    full.  Multi-objective studies get a ``pareto`` column over the complete counted trials.
+    """
+    import pandas as pd
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    final = {t.number for t in slots(trials).values()}
+    rows: list[dict[str, Any]] = []
+    epochs = max((len(t.user_attrs.get("errors", [])) for t in trials), default=0)
+    for t in trials:
+        errs = list(t.user_attrs.get("errors", []))
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name, "role": _kind(t, t.number in final)}
+        row.update({k: t.user_attrs.get(k) for k in _ATTRS})
+        row["error"] = errs[-1] if errs else None
+        for e in range(epochs):
+            row[f"error_epoch{e + 1}"] = errs[e] if e < len(errs) else None
+        for i, o in enumerate(spec.objectives):
+            row[f"value_{o}"] = t.values[i] if t.values else None
+        row["retry_of"] = t.system_attrs.get("failed_trial")
+        row["datetime_start"] = t.datetime_start
+        row["datetime_complete"] = t.datetime_complete
+        row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
+        row["versions"] = json.dumps(t.user_attrs["versions"], sort_keys=True) if "versions" in t.user_attrs else None
+        row["spec"] = t.user_attrs.get("spec")
+        for p, v in t.params.items():
+            row[f"param_{p}"] = v
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if spec.multi_objective and len(df):
+        done = (df["state"] == TrialState.COMPLETE.name) & (df["role"] == "counted")
+        cols = [f"value_{o}" for o in spec.objectives]
+        pts = [tuple(r) for r in df.loc[done, cols].itertuples(index=False)]
+        df["pareto"] = False
+        df.loc[done, "pareto"] = pareto_mask(pts)
+    return df
+
+
+def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: str) -> str:
+    """Trials by state, best so far, an ETA for the rest."""
+    import datetime as dt
+
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    held = slots(trials)
+    counted = list(held.values())
+    by_state: dict[str, int] = {}
+    for t in counted:
+        by_state[t.state.name] = by_state.get(t.state.name, 0) + 1
+    finished = [t for t in counted if t.state.is_finished()]
+    extra = {k: sum(1 for t in trials if _kind(t, t.number in {c.number for c in counted}) == k)
+             for k in ("retried", "rejected", "surplus")}
+    lines = [f"study {spec.name} ({where}): {len(finished)}/{n_trials} trials finished",
+             "  " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(by_state.items())) if by_state else "  no trials yet"]
+    if any(extra.values()):
+        lines.append("  also: " + ", ".join(f"{k} {v}" for k, v in extra.items() if v))
+    done = [t for t in finished if t.state == TrialState.COMPLETE]
+    if done and not spec.multi_objective:
+        b = min(done, key=lambda t: t.values[0])
+        lines.append(f"  best: trial {b.number} error {b.values[0]:.4f} ({b.user_attrs.get('origin', '')}, "
+                     f"spec {b.user_attrs.get('spec_id')}, flops {b.user_attrs.get('flops', 0) / 1e6:.2f}M, "
+                     f"params {b.user_attrs.get('params', 0) / 1e6:.3f}M)")
+    elif done:
+        front = [t for t, p in zip(done, pareto_mask([tuple(t.values) for t in done])) if p]
+        lines.append(f"  Pareto front ({' vs '.join(spec.objectives)}): " + ", ".join(
+            f"#{t.number} " + "/".join(f"{v:.4g}" for v in t.values) for t in sorted(front, key=lambda t: t.values)))
+    durations = [t.duration.total_seconds() for t in finished if t.duration is not None and t.state != TrialState.FAIL]
+    left = max(0, n_trials - len(finished))
+    running = sum(1 for t in counted if t.state == TrialState.RUNNING)
+    if left and durations:
+        eta = sum(durations) / len(durations) * left / max(1, running)
+        lines.append(f"  ETA: about {dt.timedelta(seconds=round(eta))} for {left} trial(s) "
+                     f"at {max(1, running)} running worker(s)")
+    elif not left:
+        lines.append("  done")
+    return "\n".join(lines)
+
+
+def write_csv_atomic(df: "pd.DataFrame", path: str | Path) -> Path:
+    """Write ``df`` to ``path`` via a temporary file and ``os.replace``: never a half-written CSV."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            df.to_csv(f, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

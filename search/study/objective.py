@@ -1,0 +1,244 @@
+"""The study objective: draw a network, check its regime, train it, record everything on the trial.
+
+One trial of a design-space study is one sample of the paper's protocol (Radosavovic et al.,
+"On Network Design Spaces for Visual Recognition", ICCV 2019, sec. 3): a model drawn from the
+space, its complexity, and its error after a short fixed schedule.  The trial's user attributes
+carry all of it (spec JSON, id, flops/params/acts, per-epoch errors, times, device, versions), so
+the study storage is the data set the analysis reads.
+
+The training step goes through one seam, :data:`Trainer`, so the storage and worker machinery
+can be measured without training (``benchmarks/study.py``) by naming another trainer.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from designspace import NetSpec
+
+    from .spec import StudySpec
+
+__all__ = ["Context", "Trainer", "TrialFailed", "Rejected", "run_trial", "real_trainer", "load_trainer",
+           "REJECTED_ATTR"]
+
+REJECTED_ATTR = "designspace:rejected"
+
+
+class TrialFailed(Exception):
+    """The trial ran but could not finish (diverged, out of memory): recorded FAIL with ``reason``."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Rejected(Exception):
+    """The drawn network is outside the study's complexity regime: recorded without training."""
+
+
+class Trainer(Protocol):
+    def __call__(self, net: "NetSpec", ctx: "Context", on_epoch: Callable[[dict[str, float]], None],
+                 seed: int) -> dict[str, Any]:
+        """Train ``net``; call ``on_epoch({epoch, val_error, train_loss, images_per_s, seconds})``
+        after every epoch (it may raise ``optuna.TrialPruned``); return ``{device, seconds, ...}``."""
+
+
+@dataclass
+class Context:
+    """What a worker loads once and every trial reads: the spec, space, data set and trainer."""
+
+    spec: "StudySpec"
+    trainer: Trainer
+    _space: Any = None
+    _dataset: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def space(self) -> Any:
+        if self._space is None:
+            self._space = load_space(self.spec.space, self.resolution, self.num_classes)
+        return self._space
+
+    @property
+    def dataset(self) -> Any:
+        if self._dataset is None:
+            from search import data
+
+            opts = dict(self.spec.dataset)
+            self._dataset = data.load(opts.pop("name"), opts.pop("root", None),
+                                      resolution=opts.pop("resolution", None), **opts)
+        return self._dataset
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.extra.get("num_classes") or self.dataset.num_classes)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.extra.get("resolution") or self.dataset.resolution)
+
+
+def load_trainer(name: str | None) -> Trainer:
+    """``None`` -> :func:`real_trainer`; ``"module:function"`` -> that function."""
+    name = name or os.environ.get("DESIGNSPACE_STUDY_TRAINER") or ""
+    if not name:
+        return real_trainer
+    mod, _, fn = name.partition(":")
+    return getattr(importlib.import_module(mod), fn)
+
+
+def load_space(name: str, resolution: int, num_classes: int) -> Any:
+    """A built-in design space by name, or a custom space file (``.toml``), at the data's shape."""
+    from designspace.spaces import get_space
+
+    return get_space(name, resolution=resolution, num_classes=num_classes)
+
+
+def versions() -> dict[str, str]:
+    import optuna
+
+    import designspace
+
+    out = {"python": platform.python_version(), "optuna": optuna.__version__,
+           "designspace": designspace.__version__}
+    try:
+        import torch
+
+        out["torch"] = torch.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def draw(trial: "optuna.Trial", ctx: Context) -> tuple["NetSpec", str]:
+    """The trial's network at the study's classes and resolution, and where it came from."""
+    from designspace import zoo
+
+    baseline = trial.user_attrs.get("baseline")
+    if baseline:
+        net, origin = zoo[baseline], f"baseline {baseline}"
+    elif ctx.spec.sampler == "grid":
+        name = trial.suggest_categorical("model", list(ctx.spec.grid_models))
+        net, origin = zoo[name], f"model {name}"
+    else:
+        import optuna
+
+        try:
+            got = ctx.space.suggest(trial)
+        except optuna.TrialPruned as e:  # an assignment outside the space: redrawn, like sample()
+            raise Rejected(f"infeasible: {e}") from None
+        net = got[0] if isinstance(got, tuple) else got
+        origin = f"space {ctx.spec.space}"
+    from designspace import SpecError
+
+    try:
+        return net.replace(num_classes=ctx.num_classes, resolution=ctx.resolution), origin
+    except SpecError as e:  # e.g. a network whose total stride exceeds the data set's resolution
+        raise Rejected(f"infeasible at resolution {ctx.resolution}: {e}") from None
+
+
+def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], seed: int) -> list[float]:
+    """Draw, check the regime, ``admit()`` (the worker's slot check), train; the objective values.
+
+    Raises :class:`Rejected` for an out-of-regime draw (nothing trained), ``optuna.TrialPruned``
+    when the pruner stops the trial, :class:`TrialFailed` when training diverges or runs out of
+    memory.
+    """
+    import optuna
+
+    from designspace import count
+
+    t0 = time.perf_counter()
+    net, origin = draw(trial, ctx)
+    cx = count(net)
+    attrs = {"spec": net.to_json(), "spec_id": net.id, "flops": cx.flops, "params": cx.params,
+             "acts": cx.acts, "origin": origin, "worker": f"{platform.node()}:{os.getpid()}"}
+    for k, v in attrs.items():
+        trial.set_user_attr(k, v)
+    for k, (lo, hi) in ctx.spec.constraints.items():
+        v = getattr(cx, k)
+        if not lo <= v <= hi and not trial.user_attrs.get("baseline"):
+            raise Rejected(f"constraint: {k}={v:g} outside [{lo:g}, {hi:g}]")
+    admit()
+
+    errors: list[float] = []
+    losses: list[float] = []
+    multi = ctx.spec.multi_objective
+
+    def on_epoch(e: dict[str, float]) -> None:
+        errors.append(float(e["val_error"]))
+        losses.append(float(e["train_loss"]))
+        if not multi:  # Optuna's intermediate values: what pruners and the dashboard's curves read
+            trial.report(errors[-1], len(errors))
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {len(errors)} at error {errors[-1]:.4f}")
+
+    try:
+        out = ctx.trainer(net, ctx, on_epoch, seed)
+    finally:  # also for a pruned, diverged or interrupted run: the epochs it did
+        if errors:
+            trial.set_user_attr("errors", errors)
+            trial.set_user_attr("train_losses", losses)
+    trial.set_user_attr("device", str(out.get("device", "")))
+    trial.set_user_attr("images_per_s", float(out.get("images_per_s", 0.0)))
+    trial.set_user_attr("wall_seconds", time.perf_counter() - t0)
+    trial.set_user_attr("versions", versions())
+    if not errors:
+        raise TrialFailed("the trainer reported no epoch")
+    return [errors[-1]] + [float(getattr(cx, o)) for o in ctx.spec.objectives[1:]]
+
+
+def real_trainer(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, float]], None],
+                 seed: int) -> dict[str, Any]:
+    """Train with :func:`search.train.fit` on the study's data set and schedule (seeded init)."""
+    import torch
+
+    import designspace
+    from search import train
+
+    schedule = train.Schedule.from_dict({"seed": seed, **ctx.spec.schedule})
+    torch.manual_seed(seed)
+    model = designspace.build(net)
+    images: list[float] = []
+
+    def callback(s: Any) -> None:
+        images.append(float(s.images_per_s))
+        on_epoch({"epoch": s.epoch, "val_error": s.val_top1_err, "train_loss": s.train_loss,
+                  "images_per_s": s.images_per_s, "seconds": s.seconds})
+
+    try:
+        res = train.fit(model, ctx.dataset, schedule, callback=callback, device=ctx.extra.get("device"), workers=0)
+    except train.TrainingDiverged as e:
+        raise TrialFailed(f"diverged: {e}") from None
+    except train.OutOfMemory as e:
+        raise TrialFailed(f"out of memory: {e}") from None
+    return {"device": res.device, "seconds": res.seconds,
+            "images_per_s": sum(images) / len(images) if images else 0.0}
+
+
+def no_training(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, float]], None],
+                seed: int) -> dict[str, Any]:
+    """A stand-in trainer for benchmarks and machinery tests: no model is built or trained.
+
+    Reports ``schedule.epochs`` epochs whose error is a deterministic function of the spec id and
+    the epoch, sleeping ``$DESIGNSPACE_FAKE_EPOCH_S`` seconds per epoch (default 0).
+    """
+    import zlib
+
+    epochs = int(ctx.spec.schedule.get("epochs", 2))
+    pause = float(os.environ.get("DESIGNSPACE_FAKE_EPOCH_S", "0"))
+    base = (zlib.crc32(net.id.encode()) % 1000) / 2000 + 0.25
+    t0 = time.perf_counter()
+    for e in range(1, epochs + 1):
+        if pause:
+            time.sleep(pause)
+        on_epoch({"epoch": e, "val_error": base / e, "train_loss": 2 * base / e, "images_per_s": 0.0,
+                  "seconds": pause})
+    return {"device": "none", "seconds": time.perf_counter() - t0, "images_per_s": 0.0}

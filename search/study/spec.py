@@ -1,0 +1,266 @@
+"""Study specs: the TOML file that says what a study searches, how, and for how long.
+
+A study spec is read and checked completely before anything runs; a bad value raises
+:class:`StudySpecError` naming the key (``sampler.name='foo' ...``).  Example::
+
+    name = "regnetx_digits"
+    space = "regnetx"                # a built-in space, or a custom space file (relative path)
+    n_trials = 12
+    seed = 0
+    objectives = ["error"]           # or ["error", "flops"]: a Pareto study
+    enqueue = ["regnetx_002"]        # named models trained first, as baselines
+
+    [constraints]                    # the complexity regime, at the dataset's resolution
+    flops = [0, 50e6]                # multiply-adds, [min, max]
+    params = [0, 2e6]
+
+    [dataset]
+    name = "digits"                  # search.data.load(name, root=..., resolution=...)
+    resolution = 32
+
+    [schedule]                       # search.train.Schedule(**schedule)
+    epochs = 2
+
+    [sampler]
+    name = "tpe"                     # random | sobol | tpe | nsga2 | grid (grid: models = [...])
+
+    [pruner]
+    name = "median"                  # none | median | hyperband
+
+    [workers]                        # fault tolerance
+    heartbeat_interval = 10          # seconds between heartbeats of a running trial
+    grace_period = 30                # a trial silent this long is failed and retried
+    max_retry = 3
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["StudySpec", "StudySpecError", "load_spec", "check_schedule", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
+
+SAMPLERS = ("random", "sobol", "tpe", "nsga2", "grid")
+PRUNERS = ("none", "median", "hyperband")
+#: objectives a study may minimise: the validation error first, then complexity measures
+OBJECTIVES = ("error", "flops", "params", "acts")
+COMPLEXITY = ("flops", "params", "acts")
+
+
+class StudySpecError(ValueError):
+    """A study spec value is invalid; the message starts with the file and the key."""
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study spec (see the module docstring for the TOML layout)."""
+
+    path: Path
+    name: str
+    space: str
+    n_trials: int
+    seed: int = 0
+    objectives: tuple[str, ...] = ("error",)
+    enqueue: tuple[str, ...] = ()
+    constraints: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    dataset: Mapping[str, Any] = field(default_factory=lambda: {"name": "digits"})
+    schedule: Mapping[str, Any] = field(default_factory=dict)
+    sampler: str = "tpe"
+    sampler_options: Mapping[str, Any] = field(default_factory=dict)
+    pruner: str = "none"
+    pruner_options: Mapping[str, Any] = field(default_factory=dict)
+    heartbeat_interval: int = 10
+    grace_period: int = 30
+    max_retry: int = 3
+
+    @property
+    def directions(self) -> list[str]:
+        return ["minimize"] * len(self.objectives)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def grid_models(self) -> tuple[str, ...]:
+        return tuple(self.sampler_options.get("models", ()))
+
+    @property
+    def default_storage_path(self) -> Path:
+        """The embedded default storage: ``<spec stem>.db`` next to the spec."""
+        return self.path.with_suffix(".db")
+
+
+_TOP = {"name", "space", "n_trials", "seed", "objectives", "enqueue", "constraints", "dataset",
+        "schedule", "sampler", "pruner", "workers"}
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study spec TOML file; raises :class:`StudySpecError` naming the key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise StudySpecError(f"{path}: no such study spec file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StudySpecError(f"{path}: cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise StudySpecError(f"{path}: not valid TOML: {e}") from None
+    return parse_spec(raw, path)
+
+
+def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
+    """Validate a parsed TOML mapping (``path`` names the file in messages and anchors paths)."""
+
+    def bad(key: str, value: Any, why: str) -> StudySpecError:
+        return StudySpecError(f"{path}: {key}={value!r} {why}")
+
+    unknown = sorted(set(raw) - _TOP)
+    if unknown:
+        raise bad(unknown[0], raw[unknown[0]], f"is not a study spec key (expected one of {sorted(_TOP)})")
+    for key in ("name", "space", "n_trials"):
+        if key not in raw and not (key == "space" and _sampler_name(raw) == "grid"):
+            raise StudySpecError(f"{path}: {key} is missing")
+
+    name = raw["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise bad("name", name, "must be a non-empty string")
+    space = raw.get("space", "")
+    if not isinstance(space, str):
+        raise bad("space", space, "must be a built-in space name or a space file path")
+    if space.endswith(".toml"):
+        space_path = (path.parent / space).resolve()
+        if not space_path.is_file():
+            raise bad("space", space, f"is not a file (looked for {space_path})")
+        space = str(space_path)
+    elif space:
+        from designspace.spaces import SPACES
+
+        if space not in SPACES:
+            raise bad("space", space, f"is neither a built-in space ({', '.join(SPACES)}) nor a .toml file")
+    n_trials = _int(raw["n_trials"], "n_trials", bad, lo=1)
+    seed = _int(raw.get("seed", 0), "seed", bad, lo=0)
+
+    objectives = raw.get("objectives", ["error"])
+    if (not isinstance(objectives, list) or not objectives or objectives[0] != "error"
+            or any(o not in OBJECTIVES for o in objectives) or len(set(objectives)) != len(objectives)):
+        raise bad("objectives", objectives, f"must be ['error'] followed by distinct ones of {COMPLEXITY}")
+
+    from designspace import zoo
+
+    enqueue = raw.get("enqueue", [])
+    if not isinstance(enqueue, list) or not all(isinstance(e, str) for e in enqueue):
+        raise bad("enqueue", enqueue, "must be a list of named models")
+    for i, m in enumerate(enqueue):
+        if m not in zoo:
+            raise bad(f"enqueue[{i}]", m, "is not a named model (see `designspace list`)")
+
+    constraints: dict[str, tuple[float, float]] = {}
+    c_raw = _table(raw.get("constraints", {}), "constraints", bad)
+    for k, v in c_raw.items():
+        if k not in COMPLEXITY:
+            raise bad(f"constraints.{k}", v, f"is not a constraint (expected one of {COMPLEXITY})")
+        ok = (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                        for x in v) and 0 <= v[0] < v[1])
+        if not ok:
+            raise bad(f"constraints.{k}", v, "must be [min, max] with 0 <= min < max")
+        constraints[k] = (float(v[0]), float(v[1]))
+
+    dataset = dict(_table(raw.get("dataset", {"name": "digits"}), "dataset", bad))
+    if not isinstance(dataset.get("name"), str):
+        raise bad("dataset.name", dataset.get("name"), "must name a dataset (e.g. 'digits', 'cifar10')")
+    if "resolution" in dataset:
+        _int(dataset["resolution"], "dataset.resolution", bad, lo=1)
+    if "root" in dataset:
+        dataset["root"] = str((path.parent / str(dataset["root"])).expanduser())
+    schedule = dict(_table(raw.get("schedule", {}), "schedule", bad))
+    for k, v in schedule.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise bad(f"schedule.{k}", v, "must be finite")
+
+    s_raw = dict(_table(raw.get("sampler", {"name": "tpe"}), "sampler", bad))
+    sampler = s_raw.pop("name", "tpe")
+    if sampler not in SAMPLERS:
+        raise bad("sampler.name", sampler, f"must be one of {SAMPLERS}")
+    allowed = {"grid": {"models"}, "tpe": {"n_startup_trials", "multivariate"}, "nsga2": {"population_size"},
+               "sobol": {"scramble"}, "random": set()}[sampler]
+    for k in s_raw:
+        if k not in allowed:
+            raise bad(f"sampler.{k}", s_raw[k], f"is not an option of the {sampler} sampler ({sorted(allowed)})")
+    if sampler == "grid":
+        models = s_raw.get("models")
+        if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+            raise bad("sampler.models", models, "must list the named models the grid runs over")
+        for i, m in enumerate(models):
+            if m not in zoo:
+                raise bad(f"sampler.models[{i}]", m, "is not a named model (see `designspace list`)")
+        if n_trials > len(models):
+            raise bad("n_trials", n_trials, f"exceeds the {len(models)} points of the grid (sampler.models)")
+    elif not space:
+        raise StudySpecError(f"{path}: space is missing")
+
+    p_raw = dict(_table(raw.get("pruner", {"name": "none"}), "pruner", bad))
+    pruner = p_raw.pop("name", "none")
+    if pruner not in PRUNERS:
+        raise bad("pruner.name", pruner, f"must be one of {PRUNERS}")
+    p_allowed = {"none": set(), "median": {"n_startup_trials", "n_warmup_steps"},
+                 "hyperband": {"min_resource", "reduction_factor"}}[pruner]
+    for k in p_raw:
+        if k not in p_allowed:
+            raise bad(f"pruner.{k}", p_raw[k], f"is not an option of the {pruner} pruner ({sorted(p_allowed)})")
+    if pruner != "none" and len(objectives) > 1:
+        raise bad("pruner.name", pruner, "cannot prune a multi-objective study (Optuna reports one value); use 'none'")
+
+    w = dict(_table(raw.get("workers", {}), "workers", bad))
+    for k in w:
+        if k not in ("heartbeat_interval", "grace_period", "max_retry"):
+            raise bad(f"workers.{k}", w[k], "is not a workers option (heartbeat_interval, grace_period, max_retry)")
+    hb = _int(w.get("heartbeat_interval", 10), "workers.heartbeat_interval", bad, lo=1)
+    grace = _int(w.get("grace_period", max(30, 3 * hb)), "workers.grace_period", bad, lo=1)
+    if grace <= hb:
+        raise bad("workers.grace_period", grace, f"must exceed workers.heartbeat_interval={hb}")
+    retry = _int(w.get("max_retry", 3), "workers.max_retry", bad, lo=0)
+
+    return StudySpec(path=path.resolve(), name=name, space=space, n_trials=n_trials, seed=seed,
+                     objectives=tuple(objectives), enqueue=tuple(enqueue), constraints=constraints,
+                     dataset=dataset, schedule=schedule, sampler=sampler, sampler_options=s_raw,
+                     pruner=pruner, pruner_options=p_raw, heartbeat_interval=hb, grace_period=grace,
+                     max_retry=retry)
+
+
+def _sampler_name(raw: Mapping[str, Any]) -> Any:
+    s = raw.get("sampler")
+    return s.get("name") if isinstance(s, Mapping) else None
+
+
+def _table(v: Any, key: str, bad: Any) -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise bad(key, v, "must be a table")
+    return v
+
+
+def _int(v: Any, key: str, bad: Any, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise bad(key, v, f"must be an integer >= {lo}")
+    return v
+
+
+def check_schedule(spec: StudySpec) -> None:
+    """Check schedule keys against :class:`search.train.Schedule` (imports torch: run time only)."""
+    import dataclasses
+
+    from search.train import Schedule
+
+    if dataclasses.is_dataclass(Schedule):
+        names = {f.name for f in dataclasses.fields(Schedule)}
+        for k, v in spec.schedule.items():
+            if k not in names:
+                raise StudySpecError(f"{spec.path}: schedule.{k}={v!r} is not a training schedule option "
+                                     f"({sorted(names)})")

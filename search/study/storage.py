@@ -1,0 +1,239 @@
+"""Storages for studies, with heartbeats, and credentials kept out of every message.
+
+* default: a SQLite file next to the spec (``studies/x.toml`` -> ``studies/x.db``): embedded, no
+  server.  Several local workers share it safely because every connection waits up to
+  :data:`SQLITE_TIMEOUT_S` for the write lock (the "database is locked" of optuna/optuna#820 is a
+  5 s default timeout running out) and the file is switched to WAL so readers (``status``, the
+  dashboard) never block writers (optuna/optuna-dashboard#545).
+* ``--storage URL``: any Optuna RDB URL; PostgreSQL for workers on many machines.
+* ``--storage PATH`` (not a URL): Optuna's journal file (``JournalFileBackend``), made for
+  multi-process work on one machine.  Optuna has no heartbeat for journals, so ours is a
+  trial system attribute refreshed by the same thread (:class:`Heartbeat`).
+
+RDB storages use Optuna's own heartbeat (``heartbeat_interval``, ``grace_period``) and
+``RetryHeartbeatStaleTrialCallback``: a killed worker's trial is failed and re-queued by the
+next worker that looks.  Passwords and user names in URLs are replaced by ``***`` in every
+message we print and in every log record (:func:`mask`, :class:`Scrub`).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import re
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from .spec import StudySpec
+
+__all__ = ["mask", "Scrub", "resolve", "open_storage", "Heartbeat", "fail_stale", "is_url", "SQLITE_TIMEOUT_S"]
+
+SQLITE_TIMEOUT_S = 120
+HEARTBEAT_ATTR = "designspace:heartbeat"
+_SECRETS: set[str] = set()
+
+
+def is_url(storage: str) -> bool:
+    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", storage) is not None
+
+
+def mask(text: str) -> str:
+    """``text`` with URL credentials (``user:password@``, ``password=...``) and known secrets masked."""
+    text = re.sub(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@", r"\g<scheme>***@", text)
+    text = re.sub(r"(?i)(password|passwd|pwd|secret|token)=[^&\s'\"]+", r"\1=***", text)
+    for s in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text
+
+
+def _remember_secrets(url: str) -> None:
+    parts = urlsplit(url)
+    for s in (parts.password, parts.username):
+        if s and len(s) >= 3:  # too short to mask without mangling other text
+            _SECRETS.update({s, unquote(s)})
+
+
+class Scrub(logging.Filter):
+    """A logging filter that masks credentials in every record it passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # pragma: no cover
+            return True
+        masked = mask(msg)
+        if masked != msg or record.exc_info:
+            record.msg, record.args = masked, None
+            if record.exc_info:
+                import traceback
+
+                record.msg = masked + "\n" + mask("".join(traceback.format_exception(*record.exc_info)))
+                record.exc_info = None
+        return True
+
+
+def install_scrub() -> None:
+    """Mask credentials in Optuna's, SQLAlchemy's and the root logger's records and warnings."""
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # we run trials by ask/tell with our own heartbeat thread (objective needs the worker's slot check)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    f = Scrub()
+    for name in ("", "optuna", "sqlalchemy", "alembic"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(x, Scrub) for x in lg.filters):
+            lg.addFilter(f)
+        for h in lg.handlers:
+            if not any(isinstance(x, Scrub) for x in h.filters):
+                h.addFilter(f)
+    show = warnings.showwarning
+    if not getattr(show, "_scrubbed", False):
+        def _show(message: Any, *a: Any, **k: Any) -> None:
+            show(mask(str(message)), *a, **k)
+        _show._scrubbed = True  # type: ignore[attr-defined]
+        warnings.showwarning = _show
+
+
+def resolve(spec: "StudySpec", storage: str | None) -> str:
+    """The storage to use: an Optuna URL, or a journal file path (absolute)."""
+    if storage is None or storage == "":
+        return f"sqlite:///{spec.default_storage_path}"
+    if is_url(storage):
+        _remember_secrets(storage)
+        return storage
+    p = Path(storage).expanduser().resolve()
+    if p.suffix in (".db", ".sqlite", ".sqlite3"):
+        return f"sqlite:///{p}"
+    return str(p)
+
+
+def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":
+    """An Optuna storage for ``url`` (see :func:`resolve`) with heartbeats and stale-trial retry."""
+    import optuna
+
+    install_scrub()
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
+    if not is_url(url):
+        from optuna.storages.journal import JournalFileBackend
+
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        st = _retrying(lambda: optuna.storages.RDBStorage(
+            url, engine_kwargs=kwargs, heartbeat_interval=spec.heartbeat_interval,
+            grace_period=spec.grace_period, heartbeat_stale_trial_callback=retry))
+    if url.startswith("sqlite"):
+        _retrying(lambda: _wal(st))
+    return st
+
+
+def _wal(st: Any) -> None:
+    """WAL journal (persistent in the file) and ``synchronous=NORMAL`` on every connection.
+
+    In WAL mode NORMAL commits without an fsync per transaction (Optuna commits every attribute
+    separately: ~9 ms each with fsync); a killed process loses nothing, a power loss may roll back
+    the last commits of a running trial, which then goes stale and is retried, never duplicated.
+    """
+    import sqlalchemy
+
+    with st.engine.connect() as c:
+        c.execute(sqlalchemy.text("PRAGMA journal_mode=WAL"))
+
+    def _normal(dbapi_conn: Any, record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    sqlalchemy.event.listen(st.engine, "connect", _normal)
+    st.engine.dispose()
+
+
+def _retrying(fn: Callable[[], Any], tries: int = 8) -> Any:
+    """Call ``fn``, retrying transient lock errors (SQLite schema creation by workers starting together)."""
+    for i in range(tries):
+        try:
+            return fn()
+        except Exception as e:  # sqlalchemy OperationalError, optuna StorageInternalError
+            locked = "locked" in str(e) or "busy" in str(e) or "deadlock" in str(e).lower()
+            if not locked or i == tries - 1:
+                raise
+            time.sleep(0.2 * (i + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Heartbeat:
+    """Refresh a running trial's heartbeat every ``interval`` seconds from a daemon thread."""
+
+    def __init__(self, study: "optuna.Study", trial_id: int, interval: int) -> None:
+        self._study, self._trial_id, self._interval = study, trial_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="designspace-heartbeat")
+
+    def _beat(self) -> None:
+        st = self._study._storage
+        if hasattr(st, "record_heartbeat") and getattr(st, "get_heartbeat_interval", lambda: None)():
+            st.record_heartbeat(self._trial_id)
+        else:
+            st.set_trial_system_attr(self._trial_id, HEARTBEAT_ATTR, time.time())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._beat()
+            except Exception:  # the trial finished meanwhile, or a transient storage error
+                pass
+
+    def __enter__(self) -> "Heartbeat":
+        self._beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
+    """Fail the running trials whose heartbeat is older than the grace period and re-queue them.
+
+    RDB storages use Optuna's own mechanism, journal storages our heartbeat attribute.  A trial
+    failed by another worker meanwhile is skipped.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    st = study._storage
+    if getattr(st, "get_heartbeat_interval", lambda: None)():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        return
+    now = time.time()
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        last = t.system_attrs.get(HEARTBEAT_ATTR)
+        if last is None and t.datetime_start is not None:
+            last = t.datetime_start.replace(tzinfo=_local_tz()).timestamp()
+        if last is None or now - float(last) <= spec.grace_period:
+            continue
+        try:
+            if st.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                retry(study, st.get_trial(t._trial_id))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+
+
+def _local_tz() -> _dt.tzinfo:
+    return _dt.datetime.now().astimezone().tzinfo or _dt.timezone.utc

@@ -1,0 +1,83 @@
+"""Shared helpers of the study tests: spec files, the CLI as a subprocess, reading a study with optuna."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = "import sys; from designspace.cli import main; sys.exit(main())"
+FAKE = "search.study.objective:no_training"
+
+
+def toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def write_spec(path: Path, top: dict[str, Any], **tables: dict[str, Any]) -> Path:
+    lines = [f"{k} = {toml_value(v)}" for k, v in top.items()]
+    for name, t in tables.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in t.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tiny_spec(path: Path, name: str, n_trials: int, **over: Any) -> Path:
+    """A RegNetX study on digits at 32x32 with a 1-3 MFLOP regime and a 2-epoch schedule."""
+    top = {"name": name, "space": "regnetx", "n_trials": n_trials, "seed": 0}
+    top.update({k: v for k, v in over.items() if not isinstance(v, dict)})
+    tables = {"constraints": {"flops": [1e6, 3e6]}, "dataset": {"name": "digits", "resolution": 32},
+              "schedule": {"epochs": 2, "batch_size": 256, "lr": 0.1},
+              "sampler": {"name": "random"}, "workers": {"heartbeat_interval": 1, "grace_period": 3}}
+    tables.update({k: v for k, v in over.items() if isinstance(v, dict)})
+    return write_spec(path, top, **tables)
+
+
+def env(fake: bool = False, epoch_s: float = 0.0, **extra: str) -> dict[str, str]:
+    e = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    e.pop("DESIGNSPACE_STORAGE", None)
+    if fake:
+        e["DESIGNSPACE_STUDY_TRAINER"] = FAKE
+        e["DESIGNSPACE_FAKE_EPOCH_S"] = str(epoch_s)
+    e.update(extra)
+    return e
+
+
+def cli(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT, env=kw.pop("env", env()), **kw)
+
+
+def popen(*args: str, **kw: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT, env=kw.pop("env", env()), **kw)
+
+
+def trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials read with plain optuna (independent of our reader)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def by_state(ts: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in ts:
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def trained(ts: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Trials that went through training (not rejected draws, not surplus)."""
+    return [t for t in ts if not t.system_attrs.get("designspace:rejected")
+            and not t.system_attrs.get("designspace:surplus")]
