@@ -1,0 +1,293 @@
+"""Design spaces: every emitted spec builds and has fvcore's complexity, values lie in the
+declared domains, the numpy fast paths equal the family and designspace.count, domains have
+the distributions they claim (scipy), Optuna's suggest draws the same parameters, TOML errors.
+
+Oracles: fvcore on the built module (complexity), ``designspace.families.regnet`` (RegNet
+tables), scipy.stats (distributions), optuna (suggest).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import designspace
+from designspace import NetSpec, count, families
+from designspace.spaces import SPACES, Choice, Float, Int, Regime, SpaceError, get_space, sample_records, spec_json
+from designspace.families.regnet import regnet_stages
+from designspace.spaces.custom import load_toml
+
+NAMES = sorted(SPACES)
+
+
+def _draws(name: str, n: int, seed: int = 0, resolution: int | None = None):
+    sp = get_space(name, resolution=resolution)
+    return sp, sample_records(sp, n, seed=seed, dedupe=False).records
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_records_lie_in_domains_and_match_count(name):
+    sp, recs = _draws(name, 60, resolution=64)
+    for r in recs:
+        assert sp.contains(r), (name, r)
+        spec = NetSpec.from_json(r["spec"])
+        assert spec.to_json() == r["spec"] and spec.id == r["id"]
+        c = count(spec)
+        assert (c.flops, c.params, c.acts) == (r["flops"], r["params"], r["acts"]), name
+        assert spec.resolution == r["resolution"] == 64
+
+
+@pytest.mark.parametrize("name", ["anynetx_a", "anynetx_e", "regnetx", "regnety", "regnet", "resnext"])
+def test_fast_paths_equal_family_and_count(name):
+    """The numpy tables (RegNet rule, AnyNet adjustment, complexity, JSON) equal the pure-Python
+    family and counter on many draws, including draws the tables call outside the space."""
+    sp = get_space(name, resolution=224)
+    u = np.random.default_rng(7).random((3000, sp.dim))
+    ev = sp.evaluate(u)
+    checked = 0
+    for i in range(len(ev.ok)):
+        p = ev.rows[i]
+        if name.startswith("regnet"):
+            ws, ds, gs = regnet_stages(p["w0"], p["wa"], p["wm"], p["depth"], p["group_width"],
+                                                p.get("bottleneck_ratio", 1))
+            assert bool(ev.ok[i]) == (len(ws) == 4), p
+            if ev.ok[i]:
+                assert ev.spec(i) == families.regnet(**sp.family_kwargs(p)), p
+        if ev.ok[i] and checked < 400:
+            checked += 1
+            spec = ev.spec(i)
+            c = count(spec)
+            assert (c.flops, c.params, c.acts) == (ev.flops[i], ev.params[i], ev.acts[i]), p
+            if ev.json is not None:
+                assert ev.json(i) == spec.to_json() == spec_json(spec)
+    assert checked > 50
+
+
+def test_anynet_refinements():
+    """B shares b, C shares g, D sorts widths, E sorts depths (Radosavovic et al. 2020, Sec. 3)."""
+    for v, shared, sorted_ in (("a", "", ""), ("b", "b", ""), ("c", "bg", ""), ("d", "bg", "w"), ("e", "bg", "wd")):
+        sp = get_space(f"anynetx_{v}")
+        for k in "bg":
+            assert (k in sp.params) == (k in shared) and (f"{k}1" in sp.params) == (k not in shared)
+        _, recs = _draws(f"anynetx_{v}", 200, seed=3)
+        for r in recs:
+            spec = NetSpec.from_json(r["spec"])
+            assert len(spec.stages) == 4 and all(s.stride == 2 and s.block == "regnet" for s in spec.stages)
+            assert spec.stem.width == 32
+            for k in "wd":
+                vals = [r[f"{k}{i}"] for i in range(1, 5)]
+                if k in sorted_:
+                    assert vals == sorted(vals)
+            assert [s.depth for s in spec.stages] == [r[f"d{i}"] for i in range(1, 5)]
+            for s in spec.stages:
+                assert s.width <= 1024 and s.width % 8 == 0 and s.depth <= 16
+        if not sorted_:
+            assert any([r["w1"], r["w2"]] != sorted([r["w1"], r["w2"]]) for r in recs)
+
+
+def test_group_width_capped_like_pycls():
+    sp = get_space("anynetx_a")
+    p = {"d1": 1, "d2": 1, "d3": 1, "d4": 1, "w1": 8, "w2": 40, "w3": 48, "w4": 1024,
+         "b1": 4, "b2": 1, "b3": 2, "b4": 1, "g1": 32, "g2": 32, "g3": 16, "g4": 32}
+    spec = sp.build(p)
+    # w=8,b=4 -> bottleneck 2, g capped to 2; w=40,b=1,g=32 -> round(40/32)*32 = 32; w=48,b=2 -> 24 -> 32 (g=16)
+    assert [(s.width, s.bottleneck_width, s.group_width) for s in spec.stages] == [
+        (8, 2, 2), (32, 32, 32), (64, 32, 16), (1024, 1024, 32)]
+
+
+def test_regnet_spaces_ranges():
+    x, y, r = get_space("regnetx"), get_space("regnety"), get_space("regnet")
+    assert (x.params["depth"].low, x.params["depth"].high) == (12, 28)
+    assert (x.params["wm"].low, x.params["wm"].high) == (2.0, 3.0)
+    assert (r.params["depth"].high, r.params["wm"].low) == (63, 1.5)
+    assert r.params["bottleneck_ratio"].options == (1, 2, 4) and "bottleneck_ratio" not in x.params
+    for rec in sample_records(y, 50, seed=1).records:
+        spec = NetSpec.from_json(rec["spec"])
+        assert len(spec.stages) == 4 and all(s.se_ratio == 0.25 for s in spec.stages)
+        assert rec["w0"] < 256 and 0 < rec["wa"] < 256
+
+
+def test_efficientnet_compound_constraint():
+    sp = get_space("efficientnet")
+    for r in sample_records(sp, 100, seed=2).records:
+        prod = r["alpha"] * r["beta"] ** 2 * r["gamma"] ** 2
+        assert abs(prod - 2) < 2e-3 and r["gamma"] >= 1
+        assert r["resolution"] == math.floor(224 * r["gamma"] ** r["phi"] + 0.5)
+        assert NetSpec.from_json(r["spec"]) == families.efficientnet_compound(r["phi"], r["alpha"], r["beta"], r["gamma"])
+
+
+def test_resnet_rs_width_scales_stages():
+    sp = get_space("resnet_rs")
+    spec = sp.build({"depth": 50, "width": 0.5, "resolution": 160})
+    ref = families.resnet_rs(50, resolution=160)
+    assert [s.width for s in spec.stages] == [s.width // 2 for s in ref.stages]
+    assert spec.stem == ref.stem and sp.build({"depth": 101, "width": 1.0, "resolution": 192}) == families.resnet_rs(101, resolution=192)
+
+
+# ------------------------------------------------------------------------------ fvcore
+@st.composite
+def _space_draw(draw):
+    name = draw(st.sampled_from(NAMES))
+    sp = get_space(name, resolution=draw(st.sampled_from([32, 64])), num_classes=10)
+    u = np.asarray([[draw(st.floats(0, 1, exclude_max=True)) for _ in range(sp.dim)]])
+    return sp, u
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_space_draw())
+def test_every_space_builds_and_count_equals_fvcore(draw):
+    """Hypothesis across spaces: a drawn spec builds with designspace.build and count == fvcore."""
+    from hypothesis import assume
+    from oracles import fvcore_count
+
+    sp, u = draw
+    ev = sp.evaluate(u)
+    assume(bool(ev.ok[0]) and ev.params[0] < 8_000_000 and ev.flops[0] < 2e9)
+    spec = ev.spec(0)
+    assert sp.contains(ev.rows[0])
+    model = designspace.build(spec)
+    flops, params, acts = fvcore_count(model, spec.resolution)
+    assert (flops, params, acts) == (int(ev.flops[0]), int(ev.params[0]), int(ev.acts[0])), (sp.name, ev.rows[0])
+
+
+# ------------------------------------------------------------------------------ domains
+def test_domains_distributions_scipy():
+    from scipy import stats
+
+    u = np.random.default_rng(0).random(40_000)
+    d = Int(1, 16)
+    v = d.values(u)
+    counts = np.bincount(v, minlength=17)[1:]
+    assert stats.chisquare(counts).pvalue > 1e-3 and v.min() == 1 and v.max() == 16
+    f = Float(0.5, 8.0, log=True).values(u)
+    assert stats.kstest(np.log(f), stats.uniform(math.log(0.5), math.log(16)).cdf).pvalue > 1e-3
+    g = Int(8, 1024, step=8, log=True).values(u)
+    assert set(np.unique(g) % 8) == {0} and g.min() == 8 and g.max() == 1024
+    assert np.mean(g <= 64) > 0.35  # log-uniform: about 3/7 of the mass below 64 (uniform: 6%)
+    q = Float(0.1, 255.9, step=0.1, log=True).values(u)
+    assert all(abs(x * 10 - round(x * 10)) < 1e-9 for x in q[:1000])
+    c = Choice(("a", "b", "c")).values(u)
+    assert stats.chisquare([np.sum(c == k) for k in "abc"]).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name", ["regnetx", "anynetx_e", "efficientnet", "resnet_rs"])
+def test_suggest_draws_same_parameters(name):
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sp = get_space(name)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    built = 0
+    for _ in range(120):
+        trial = study.ask()
+        try:
+            spec = sp.suggest(trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            continue
+        assert set(trial.params) == set(sp.params)
+        p = trial.user_attrs["params"]
+        assert sp.contains(p) and sp.build(p) == spec
+        study.tell(trial, 0.0)
+        built += 1
+    assert built >= 5
+
+
+def test_regime_admits_for_studies():
+    reg = Regime.of(flops="360M:400M")
+    c = count(designspace.zoo["regnetx_004"]) if "regnetx_004" in designspace.zoo else None
+    assert reg.admits(224, type("C", (), {"flops": 380_000_000, "params": 1, "acts": 1}))
+    assert not reg.admits(224, type("C", (), {"flops": 401_000_000, "params": 1, "acts": 1}))
+    if c is not None:
+        assert reg.admits(224, c) == (360e6 <= c.flops <= 400e6)
+
+
+# ------------------------------------------------------------------------------ TOML
+GOOD = """\
+name = "t"
+family = "regnet"
+resolution = 32
+num_classes = 10
+
+[params.depth]
+type = "int"
+low = 6
+high = 12
+
+[params.wa]
+type = "float"
+low = 8.0
+high = 32.0
+log = true
+
+[params.group_width]
+type = "categorical"
+choices = [8, 16]
+
+[fixed]
+w0 = 24
+wm = 2.5
+
+[constraints]
+flops = ":50M"
+"""
+
+
+def test_toml_space(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text(GOOD)
+    sp = load_toml(f)
+    assert list(sp.params) == ["depth", "wa", "group_width"] and sp.regime.flops == (None, 50e6)
+    res = sample_records(sp, 30, seed=0, regime=sp.regime)
+    for r in res.records:
+        spec = NetSpec.from_json(r["spec"])
+        assert spec == families.regnet(w0=24, wm=2.5, wa=r["wa"], depth=r["depth"], group_width=r["group_width"],
+                                       resolution=32, num_classes=10)
+        assert r["flops"] <= 50e6 and sp.contains(r)
+
+
+@pytest.mark.parametrize("edit, line, key", [
+    (("high = 12", "high = 4"), 9, "params.depth.high"),
+    (('type = "float"', 'type = "double"'), 12, "params.wa.type"),
+    (("log = true", "log = 1"), 15, "params.wa.log"),
+    (("choices = [8, 16]", "choices = []"), 19, "params.group_width.choices"),
+    (("w0 = 24", "w1 = 24"), 22, "fixed.w1"),
+    (('flops = ":50M"', 'flops = "5M:1M"'), 26, "constraints.flops"),
+    (('family = "regnet"', 'family = "vgg"'), 2, "family"),
+    (("[params.depth]", "[params.params]"), 6, "params.params"),
+])
+def test_toml_errors_name_key_and_line(tmp_path, edit, line, key):
+    f = tmp_path / "bad.toml"
+    assert edit[0] in GOOD
+    f.write_text(GOOD.replace(edit[0], edit[1], 1))
+    with pytest.raises(SpaceError) as e:
+        load_toml(f)
+    msg = str(e.value)
+    assert f"line {line}: {key}" in msg and str(f) in msg and "\n" not in msg
+
+
+def test_toml_syntax_and_missing_file(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text(GOOD.replace("high = 12", "high = [12"))
+    with pytest.raises(SpaceError, match=r"invalid TOML: .*line"):
+        load_toml(f)
+    with pytest.raises(SpaceError, match="cannot read"):
+        load_toml(tmp_path / "none.toml")
+
+
+def test_example_toml_files_load():
+    import glob
+    import os
+
+    files = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "studies", "spaces", "*.toml")))
+    assert files
+    for path in files:
+        sp = get_space(path)
+        assert sample_records(sp, 20, seed=0, regime=sp.regime).accepted == 20
+
+
+def test_unknown_space_suggests():
+    with pytest.raises(SpaceError, match="did you mean .*regnetx"):
+        get_space("regnetz")
