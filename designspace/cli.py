@@ -65,4 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module, not __main__, so UsageError is the one the commands raise
+    from designspace.cli import main as _main
+
+    sys.exit(_main())

@@ -59,9 +59,6 @@ def _stem(stem: StemSpec, in_chans: int, act: ModuleFactory, norm: ModuleFactory
 def _basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.residual import BasicBlock
 
-    from .complexity.residual import check_stage
-
-    check_stage(st, ctx.stage_index)
     return BasicBlock(
         in_chs, st.width, stride=stride, se_ratio=st.se_ratio, shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
@@ -71,9 +68,6 @@ def _basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Mod
 def _bottleneck(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.residual import Bottleneck
 
-    from .complexity.residual import check_stage
-
-    check_stage(st, ctx.stage_index)
     return Bottleneck(
         in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, groups=st.groups,
         se_ratio=st.se_ratio, shortcut=st.shortcut,
@@ -116,9 +110,6 @@ def _mbconv(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Mo
 def _tresnet_basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.tresnet import TResNetBasic
 
-    from .complexity.tresnet import check_stage
-
-    check_stage(st, ctx.stage_index)
     return TResNetBasic(
         in_chs, st.width, stride=stride, se_ratio=st.se_ratio, anti_alias=st.anti_alias, shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
@@ -128,9 +119,6 @@ def _tresnet_basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -
 def _tresnet_bottleneck(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.tresnet import TResNetBottleneck
 
-    from .complexity.tresnet import check_stage
-
-    check_stage(st, ctx.stage_index)
     return TResNetBottleneck(
         in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, se_ratio=st.se_ratio,
         anti_alias=st.anti_alias, shortcut=st.shortcut,

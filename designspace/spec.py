@@ -80,6 +80,18 @@ NORMS = ("batchnorm",)
 #: 2x2 average pool followed by a 1x1 conv.
 SHORTCUTS = ("conv", "avgpool")
 
+#: Stage fields each block kind does not read: they must keep these values, so that a spec never
+#: claims something its network does not do (e.g. a kernel size on a ResNet block).
+_UNUSED_FIELDS: dict[str, dict[str, Any]] = {
+    "basic": {"kernel_size": 3, "expand_ratio": 1.0, "anti_alias": False, "bottleneck_ratio": 1.0, "group_width": 0},
+    "bottleneck": {"kernel_size": 3, "expand_ratio": 1.0, "anti_alias": False},
+    "regnet": {"kernel_size": 3, "expand_ratio": 1.0, "anti_alias": False, "shortcut": "conv"},
+    "ds": {"expand_ratio": 1.0, "bottleneck_ratio": 1.0, "group_width": 0, "anti_alias": False, "shortcut": "conv"},
+    "mbconv": {"bottleneck_ratio": 1.0, "group_width": 0, "anti_alias": False, "shortcut": "conv"},
+    "tresnet_basic": {"kernel_size": 3, "expand_ratio": 1.0, "bottleneck_ratio": 1.0, "group_width": 0},
+    "tresnet_bottleneck": {"kernel_size": 3, "expand_ratio": 1.0, "group_width": 0},
+}
+
 _STEM_STRIDE = {"simple": 2, "resnet": 2, "deep": 2, "s2d": 4}
 
 
@@ -333,6 +345,9 @@ def validate(spec: NetSpec) -> None:
         _require_choice(f"{p}.shortcut", st.shortcut, SHORTCUTS)
         if not isinstance(st.anti_alias, bool):
             raise SpecError(f"{p}.anti_alias", st.anti_alias, "must be true or false")
+        for name, fixed in _UNUSED_FIELDS[st.block].items():
+            if getattr(st, name) != fixed:
+                raise SpecError(f"{p}.{name}", getattr(st, name), f"must be {fixed!r} for {st.block} blocks (they do not use it)")
         mid = st.width / st.bottleneck_ratio
         if abs(mid - round(mid)) > 1e-9 or round(mid) < 1:
             raise SpecError(f"{p}.bottleneck_ratio", st.bottleneck_ratio, f"does not divide width {st.width} into an integer bottleneck width")

@@ -2,7 +2,7 @@
 blocks/stems.py layer for layer (He et al. 2016; ResNeXt, SE-ResNet, ResNet-D, ResNet-RS)."""
 from __future__ import annotations
 
-from ..spec import SpecError, StageSpec, StemSpec
+from ..spec import StageSpec, StemSpec
 from . import register_block, register_stem
 from .counter import Counter
 
@@ -11,21 +11,6 @@ def se_width(chs: int, ratio: float, divisor: int = 8) -> int:
     """timm's SE reduced width, ``make_divisible(chs * ratio, 8, round_limit=0)``
     (the same formula as ``blocks.residual.se_width``, kept here so counting needs no torch)."""
     return max(divisor, int(chs * ratio + divisor / 2) // divisor * divisor)
-
-
-def check_stage(st: StageSpec, index: int | None = None) -> None:
-    """Reject StageSpec fields the ResNet blocks cannot honour (called by counter and builder alike)."""
-    p = "stages" if index is None else f"stages[{index}]"
-    if st.kernel_size != 3:
-        raise SpecError(f"{p}.kernel_size", st.kernel_size, f"must be 3 for {st.block} blocks")
-    if st.expand_ratio != 1.0:
-        raise SpecError(f"{p}.expand_ratio", st.expand_ratio, f"must be 1 for {st.block} blocks")
-    if st.anti_alias:
-        raise SpecError(f"{p}.anti_alias", st.anti_alias, f"is not supported by {st.block} blocks")
-    if st.block == "basic" and st.bottleneck_ratio != 1.0:
-        raise SpecError(f"{p}.bottleneck_ratio", st.bottleneck_ratio, "must be 1 for basic blocks")
-    if st.block == "basic" and st.group_width:
-        raise SpecError(f"{p}.group_width", st.group_width, "must be 0 for basic blocks (dense convs)")
 
 
 def _shortcut(cx: Counter, st: StageSpec, stride: int) -> Counter:
@@ -51,7 +36,6 @@ def _tail(cx: Counter, st: StageSpec, sc: Counter) -> None:
 @register_block("basic")
 def count_basic(cx: Counter, st: StageSpec, stride: int) -> None:
     """Two 3x3 conv-norm, SE on the output, projection shortcut."""
-    check_stage(st)
     sc = _shortcut(cx, st, stride)
     cx.conv_norm(st.width, 3, stride).conv_norm(st.width, 3)
     _tail(cx, st, sc)
@@ -60,7 +44,6 @@ def count_basic(cx: Counter, st: StageSpec, stride: int) -> None:
 @register_block("bottleneck")
 def count_bottleneck(cx: Counter, st: StageSpec, stride: int) -> None:
     """1x1, grouped 3x3 (stride), 1x1 conv-norm, SE on the output, projection shortcut."""
-    check_stage(st)
     sc = _shortcut(cx, st, stride)
     mid = st.bottleneck_width
     cx.conv_norm(mid, 1).conv_norm(mid, 3, stride, st.groups).conv_norm(st.width, 1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from ..spec import SpecError, StageSpec, StemSpec
+from ..spec import StageSpec, StemSpec
 from . import register_block, register_stem
 from .counter import Counter
 
@@ -27,17 +27,6 @@ def se_width(width: int, se_ratio: float) -> int:
     if se_ratio <= 0:
         return 0
     return max(math.floor(width * se_ratio + 1e-9), SE_MIN_WIDTH)
-
-
-def check_stage(st: StageSpec, index: int | None = None) -> None:
-    """Reject StageSpec fields a TResNet block cannot honour (its convs are dense 3x3)."""
-    p = "stages" if index is None else f"stages[{index}]"
-    if st.group_width:
-        raise SpecError(f"{p}.group_width", st.group_width, f"must be 0 for {st.block} blocks (dense convs)")
-    if st.kernel_size != 3:
-        raise SpecError(f"{p}.kernel_size", st.kernel_size, f"must be 3 for {st.block} blocks")
-    if st.block == "tresnet_basic" and st.bottleneck_ratio != 1.0:
-        raise SpecError(f"{p}.bottleneck_ratio", st.bottleneck_ratio, "must be 1 for tresnet_basic blocks")
 
 
 @register_stem("s2d")
@@ -66,7 +55,6 @@ def _shortcut(cx: Counter, st: StageSpec, stride: int) -> None:
 
 @register_block("tresnet_basic")
 def _tresnet_basic(cx: Counter, st: StageSpec, stride: int) -> None:
-    check_stage(st)
     _shortcut(cx, st, stride)
     _conv_aa(cx, st.width, 3, stride, st.anti_alias)
     cx.conv_norm(st.width, 3)
@@ -77,7 +65,6 @@ def _tresnet_basic(cx: Counter, st: StageSpec, stride: int) -> None:
 
 @register_block("tresnet_bottleneck")
 def _tresnet_bottleneck(cx: Counter, st: StageSpec, stride: int) -> None:
-    check_stage(st)
     _shortcut(cx, st, stride)
     mid = st.bottleneck_width
     cx.conv_norm(mid, 1)

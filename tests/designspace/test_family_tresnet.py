@@ -109,12 +109,10 @@ def test_family_rejects_bad_input(kw, path):
     ({"group_width": 8}, "group_width"), ({"kernel_size": 5}, "kernel_size"), ({"bottleneck_ratio": 2.0}, "bottleneck_ratio"),
 ])
 def test_fields_tresnet_blocks_cannot_honour_are_rejected(change, path):
-    spec = NetSpec(stem=StemSpec("s2d", 16), stages=[StageSpec("tresnet_basic", 1, 32, **change)],
-                   resolution=32, activation="leaky_relu")
-    with pytest.raises(SpecError, match=path):
-        designspace.count(spec)
-    with pytest.raises(SpecError, match=rf"stages\[0\]\.{path}"):
-        designspace.build(spec)
+    # validation runs before anything is counted or built
+    with pytest.raises(SpecError, match=rf"^stages\[0\]\.{path}="):
+        NetSpec(stem=StemSpec("s2d", 16), stages=[StageSpec("tresnet_basic", 1, 32, **change)],
+                resolution=32, activation="leaky_relu")
 
 
 # --------------------------------------------------------------- complexity == fvcore (random)
