@@ -68,17 +68,17 @@ def regnet_tables(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, depth: np.ndar
     new = np.ones((n, dmax), dtype=bool)
     new[:, 1:] = widths[:, 1:] != widths[:, :-1]
     new &= valid
-    count = new.sum(axis=1)
-    idx = np.cumsum(new, axis=1) - 1
-    ok = count == stages
-    ws = np.empty((n, stages), dtype=np.int64)
-    ds = np.empty((n, stages), dtype=np.int64)
+    ok = new.sum(axis=1) == stages
+    # per-stage depth and width of the rows with the right number of stages (filler elsewhere)
+    ws = np.full((n, stages), q, dtype=np.int64)
+    ds = np.ones((n, stages), dtype=np.int64)
+    rows = np.flatnonzero(ok)
+    idx = np.cumsum(new[rows], axis=1) - 1
+    vr, wr = valid[rows], widths[rows]
     for k in range(stages):
-        sel = valid & (idx == k)
-        ds[:, k] = sel.sum(axis=1)
-        ws[:, k] = np.where(sel, widths, 0).max(axis=1)
-    ds = np.where(ok[:, None], ds, 1)
-    ws = np.where(ok[:, None], ws, q)
+        sel = vr & (idx == k)
+        ds[rows, k] = sel.sum(axis=1)
+        ws[rows, k] = np.where(sel, wr, 0).max(axis=1, initial=0)
     bb = np.broadcast_to(np.asarray(b, dtype=np.int64).reshape(-1, 1) if np.ndim(b) else np.int64(b), (n, stages))
     gg = np.broadcast_to(gw.astype(np.int64)[:, None], (n, stages))
     ws, mids, gws = _adjust(ws, bb, gg)
@@ -187,15 +187,12 @@ class TableJSON:
             self.fields.append(k)
             pos = at + len(lit)
         self.parts.append(text[pos:])
-        self.lists = None
 
     def __call__(self, i: int) -> str:
-        if self.lists is None:
-            t = self.t
-            self.lists = {"d": t.depths.tolist(), "w": t.widths.tolist(),
-                          "b": [[repr(float(b)) for b in row] for row in t.ratios.tolist()],
-                          "g": t.group_widths.tolist()}
-        rows = [self.lists[k][i] for k in self.fields]
+        t = self.t
+        vals = {"d": t.depths[i].tolist(), "w": t.widths[i].tolist(),
+                "b": [repr(float(b)) for b in t.ratios[i].tolist()], "g": t.group_widths[i].tolist()}
+        rows = [vals[k] for k in self.fields]
         parts = self.parts
         stages = []
         for vals in zip(*rows):
