@@ -159,19 +159,17 @@ class Space:
         return Batch(rows, ok, res, fl, pa, ac, specs.__getitem__)
 
     def sample(self, rng: np.random.Generator, n: int, max_draws: int | None = None) -> list[Sample]:
-        """``n`` samples (redrawing assignments outside the space), no complexity regime."""
+        """``n`` samples in draw order (redrawing assignments outside the space), without a
+        complexity regime; uses the same vectorised :meth:`evaluate` as ``designspace sample``."""
         out: list[Sample] = []
-        drawn, limit = 0, max_draws if max_draws is not None else max(1000, 100 * n)
+        drawn, limit = 0, max_draws if max_draws is not None else max(1000, 1000 * n)
+        cache: dict = {}
         while len(out) < n and drawn < limit:
             b = min(max(2 * (n - len(out)), 16), limit - drawn)
-            for p in self.rows(rng.random((b, self.dim))):
-                drawn += 1
-                if p is None:
-                    continue
-                try:
-                    out.append(Sample(p, self.build(p)))
-                except Infeasible:
-                    continue
+            ev = self.evaluate(rng.random((b, self.dim)), cache)
+            drawn += b
+            for i in np.flatnonzero(ev.ok).tolist():
+                out.append(Sample(dict(ev.rows[i]), ev.spec(i)))
                 if len(out) == n:
                     break
         if len(out) < n:

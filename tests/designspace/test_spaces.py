@@ -291,3 +291,15 @@ def test_example_toml_files_load():
 def test_unknown_space_suggests():
     with pytest.raises(SpaceError, match="did you mean .*regnetx"):
         get_space("regnetz")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_space_sample_api(name):
+    """``space.sample(rng, n)``: n samples inside the domains whose specs are ``build(params)``,
+    reproducible for a seed."""
+    sp = get_space(name, resolution=64)
+    a = sp.sample(np.random.default_rng(5), 8)
+    b = sp.sample(np.random.default_rng(5), 8)
+    assert len(a) == 8 and [s.spec for s in a] == [s.spec for s in b]
+    for s in a:
+        assert sp.contains(s.params) and sp.build(s.params) == s.spec
