@@ -5,8 +5,10 @@
   blocks without SE), each stage stride 2 with depth ``d_i <= 16``, width ``w_i <= 1024`` a
   multiple of 8, bottleneck ratio ``b_i in {1, 2, 4}`` and group width ``g_i in {1, 2, ..., 32}``
   (powers of two: the paper's 16*128*3*6 values per stage).  B shares ``b`` across stages, C
-  also shares ``g``, D adds non-decreasing widths, E non-decreasing depths.  Values are uniform
-  over these sets; D and E sort the drawn widths/depths.  A group width larger than the
+  also shares ``g``, D adds non-decreasing widths, E non-decreasing depths.  Depths, ratios and
+  group widths are uniform over their sets, widths log-uniform over the multiples of 8 (as
+  pycls' samplers draw widths; uniform widths put most models far above the paper's 400MF
+  regime); D and E sort the drawn widths/depths.  A group width larger than the
   bottleneck width is capped and the bottleneck width rounded to a multiple of it, as pycls'
   ``adjust_block_compatibility`` does.
 * **RegNet, RegNetX, RegNetY** (Sec. 4): ``w0, wa, wm, depth, group_width`` (and ``b``) drawn as
@@ -24,8 +26,8 @@
   the width multiplier scales every stage width (the stem is kept).
 * **ResNet / ResNeXt** (Radosavovic et al., "On Network Design Spaces for Visual Recognition",
   ICCV 2019, the ResNet and ResNeXt-A/B spaces): a ResNet stem (7x7, max-pool), four stages of
-  bottleneck blocks with per-stage depth ``d_i <= 16`` and output width ``w_i`` in 64..2048
-  (multiples of 64); ResNet has ``b = 4`` and a dense 3x3; ResNeXt draws ``b_i in {1, 2, 4}`` and
+  bottleneck blocks with per-stage depth ``d_i <= 16`` (uniform) and output width ``w_i`` in
+  64..2048 (multiples of 64, log-uniform); ResNet has ``b = 4`` and a dense 3x3; ResNeXt draws ``b_i in {1, 2, 4}`` and
   groups ``g_i in {1, 2, 4, 8, 16}`` per stage.
 """
 from __future__ import annotations
