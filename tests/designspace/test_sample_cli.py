@@ -4,7 +4,6 @@ leave the old file), one-line errors with exit 2, and no torch/pandas/optuna imp
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import signal
@@ -63,6 +62,7 @@ def test_sobol_only_imports_scipy(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip().splitlines()[-1] == "MODULES scipy"
     r2 = ds("sample", "--n", "30", "--sampler", "sobol", "-o", str(tmp_path / "t.jsonl"))
+    assert r2.returncode == 0, r2.stderr
     assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "t.jsonl").read_bytes()
 
 
