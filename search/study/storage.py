@@ -53,10 +53,9 @@ def mask(text: str) -> str:
 
 
 def _remember_secrets(url: str) -> None:
-    parts = urlsplit(url)
-    for s in (parts.password, parts.username):
-        if s and len(s) >= 3:  # too short to mask without mangling other text
-            _SECRETS.update({s, unquote(s)})
+    password = urlsplit(url).password
+    if password and len(password) >= 3:  # too short to mask without mangling other text
+        _SECRETS.update({password, unquote(password)})
 
 
 class Scrub(logging.Filter):
@@ -166,8 +165,10 @@ def _retrying(fn: Callable[[], Any], tries: int = 8) -> Any:
         try:
             return fn()
         except Exception as e:  # sqlalchemy OperationalError, optuna StorageInternalError
-            locked = "locked" in str(e) or "busy" in str(e) or "deadlock" in str(e).lower()
-            if not locked or i == tries - 1:
+            # SQLite busy, or two machines creating the schema of a fresh database at once
+            transient = any(w in str(e).lower() for w in ("locked", "busy", "deadlock", "already exists",
+                                                            "duplicate key", "uniqueviolation"))
+            if not transient or i == tries - 1:
                 raise
             time.sleep(0.2 * (i + 1))
     raise AssertionError("unreachable")  # pragma: no cover

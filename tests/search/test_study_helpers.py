@@ -34,11 +34,11 @@ def write_spec(path: Path, top: dict[str, Any], **tables: dict[str, Any]) -> Pat
 
 
 def tiny_spec(path: Path, name: str, n_trials: int, **over: Any) -> Path:
-    """A RegNetX study on digits at 32x32 with a 1-3 MFLOP regime and a 2-epoch schedule."""
+    """A RegNetX study on digits at 32x32 with a small, fast regime (<= 3 MFLOPs, <= 26k activations) and a 2-epoch schedule."""
     top = {"name": name, "space": "regnetx", "n_trials": n_trials, "seed": 0}
     top.update({k: v for k, v in over.items() if not isinstance(v, dict)})
-    tables = {"constraints": {"flops": [1e6, 3e6]}, "dataset": {"name": "digits", "resolution": 32},
-              "schedule": {"epochs": 2, "batch_size": 256, "lr": 0.1},
+    tables = {"constraints": {"flops": [0, 3e6], "acts": [0, 26000]}, "dataset": {"name": "digits", "resolution": 32},
+              "schedule": {"epochs": 2, "batch_size": 512, "lr": 0.1},
               "sampler": {"name": "random"}, "workers": {"heartbeat_interval": 1, "grace_period": 3}}
     tables.update({k: v for k, v in over.items() if isinstance(v, dict)})
     return write_spec(path, top, **tables)

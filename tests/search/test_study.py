@@ -1,0 +1,179 @@
+"""Study specs, fault tolerance (SIGKILL, Ctrl-C, divergence), export and status, end to end on CPU."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_study_helpers import by_state, cli, env, popen, tiny_spec, trained, trials, write_spec  # noqa: E402
+
+from search.study import StudySpecError, load_spec, mask  # noqa: E402
+from search.study.storage import Scrub  # noqa: E402
+
+
+# --------------------------------------------------------------------------------- spec errors
+@pytest.mark.parametrize("key, value, needle", [
+    ("sampler", {"name": "annealing"}, "sampler.name='annealing'"),
+    ("pruner", {"name": "median", "patience": 3}, "pruner.patience=3"),
+    ("objectives", ["flops"], "objectives=['flops']"),
+    ("space", "regnetz", "space='regnetz'"),
+    ("n_trials", 0, "n_trials=0"),
+    ("enqueue", ["regnetx_999"], "enqueue[0]='regnetx_999'"),
+    ("constraints", {"flops": [5e6, 1e6]}, "constraints.flops=[5000000.0, 1000000.0]"),
+    ("colour", "blue", "colour='blue'"),
+    ("workers", {"heartbeat_interval": 5, "grace_period": 5}, "workers.grace_period=5"),
+])
+def test_bad_spec_names_the_key_and_runs_nothing(tmp_path: Path, key: str, value: object, needle: str) -> None:
+    over = {} if key == "n_trials" else {key: value}
+    spec = tiny_spec(tmp_path / "bad.toml", "bad", value if key == "n_trials" else 2, **over)  # type: ignore[arg-type]
+    with pytest.raises(StudySpecError) as e:
+        load_spec(spec)
+    assert needle in str(e.value) and str(spec) in str(e.value)
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.db").exists()
+
+
+def test_bad_schedule_key_is_named_before_anything_runs(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path / "s.toml", "s", 2, schedule={"epochs": 1, "learning_rate": 0.1})
+    r = cli("study", "run", str(spec))
+    assert r.returncode == 2 and "schedule.learning_rate=0.1" in r.stderr
+    assert not (tmp_path / "s.db").exists()
+
+
+# ------------------------------------------------------------------------------- credentials
+def test_credentials_are_masked_in_messages_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    url = "postgresql+psycopg2://alice:s3cr3t-pw@db.example:5432/studies"
+    assert mask(f"storage {url}") == "storage postgresql+psycopg2://***@db.example:5432/studies"
+    assert "hunter22" not in mask("mysql://db/x?user=bob&password=hunter22")
+    from search.study.storage import resolve
+
+    resolve(load_spec(Path(__file__).resolve().parents[2] / "studies" / "regnetx_digits.toml"), url)
+    assert mask("connection failed for s3cr3t-pw") == "connection failed for ***"  # remembered secret
+    logger = logging.getLogger("test_study_scrub")
+    logger.addFilter(Scrub())
+    with caplog.at_level(logging.INFO, logger="test_study_scrub"):
+        logger.info("connecting to %s", url)
+    assert "s3cr3t-pw" not in caplog.text and "alice" not in caplog.text and "***@db.example" in caplog.text
+
+
+# -------------------------------------------------------------------------- SIGKILL and resume
+def test_sigkilled_worker_resumes_to_exactly_n_complete_trials(tmp_path: Path) -> None:
+    """Real training on digits; the worker is killed in its third trial's second epoch."""
+    spec = tiny_spec(tmp_path / "kill.toml", "kill", 6)
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    p = popen("study", "run", str(spec))
+    victim = None
+    deadline = time.time() + 150
+    try:
+        while time.time() < deadline and p.poll() is None:
+            if (tmp_path / "kill.db").exists():
+                try:
+                    ts = trials(url, "kill")
+                except (KeyError, optuna.exceptions.StorageInternalError):
+                    ts = []
+                done = [t for t in ts if t.state == optuna.trial.TrialState.COMPLETE]
+                mid = [t for t in ts if t.state == optuna.trial.TrialState.RUNNING and t.intermediate_values]
+                if len(done) >= 2 and mid:
+                    victim = mid[0]
+                    p.send_signal(signal.SIGKILL)
+                    break
+            time.sleep(0.05)
+    finally:
+        if p.poll() is None and victim is None:
+            p.kill()
+        p.wait()
+    assert victim is not None, f"no trial was caught mid-training: {p.stderr.read() if p.stderr else ''}"
+    assert p.returncode == -signal.SIGKILL
+    ts = trials(url, "kill")
+    assert [t.state for t in ts if t.number == victim.number] == [optuna.trial.TrialState.RUNNING]
+
+    r = cli("study", "run", str(spec), timeout=240)
+    assert r.returncode == 0, r.stderr
+    ts = trials(url, "kill")
+    runs = trained(ts)
+    complete = [t for t in runs if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 6, by_state(runs)
+    assert not [t for t in runs if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
+    killed = next(t for t in ts if t.number == victim.number)
+    assert killed.state == optuna.trial.TrialState.FAIL  # failed by the heartbeat check, then retried
+    retries = [t for t in complete if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retries) == 1 and retries[0].params == victim.params
+    # none duplicated: each completed trial holds its own slot, and only the retry re-ran a spec
+    slots = [t.system_attrs.get("failed_trial", t.number) for t in complete]
+    assert len(set(slots)) == 6
+    assert all(len(t.intermediate_values) == 2 and t.user_attrs["spec_id"] for t in complete)
+    assert all(t.user_attrs["device"] == "cpu" and t.user_attrs["flops"] <= 3e6 and t.user_attrs["acts"] <= 26000
+               for t in complete)
+    out = cli("study", "status", str(spec))
+    assert out.returncode == 0 and "6/6 trials finished" in out.stdout and "best: trial" in out.stdout
+
+
+def test_diverged_trial_is_recorded_failed_and_the_study_goes_on(tmp_path: Path) -> None:
+    """A learning rate of 1e6 makes the real trainer's loss non-finite: every trial diverges."""
+    spec = tiny_spec(tmp_path / "div.toml", "div", 2, schedule={"epochs": 1, "batch_size": 256, "lr": 1e6})
+    r = cli("study", "run", str(spec), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("the study goes on") == 2
+    runs = trained(trials(f"sqlite:///{tmp_path / 'div.db'}", "div"))
+    assert by_state(runs) == {"FAIL": 2}
+    assert all(t.user_attrs["reason"].startswith("diverged: training diverged in epoch 1") for t in runs)
+
+
+def test_ctrl_c_finishes_the_current_trial_then_resume_completes(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path / "int.toml", "int", 4)
+    url = f"sqlite:///{tmp_path / 'int.db'}"
+    p = popen("study", "run", str(spec), env=env(fake=True, epoch_s=0.5))
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (tmp_path / "int.db").exists():
+            try:
+                if any(t.state == optuna.trial.TrialState.RUNNING and t.intermediate_values
+                       for t in trials(url, "int")):
+                    break
+            except KeyError:
+                pass
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "finishing trial" in err and "stopped after finishing its trial" in err
+    ts = trained(trials(url, "int"))
+    assert by_state(ts) == {"COMPLETE": 1}
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 0, r.stderr
+    assert by_state(trained(trials(url, "int"))) == {"COMPLETE": 4}
+
+
+# ------------------------------------------------------------------------------ Pareto export
+def test_pareto_study_export_marks_the_front(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path / "mo.toml", "mo", 10, objectives=["error", "flops"],
+                     constraints={"flops": [1e6, 40e6]}, enqueue=["regnetx_002"])
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out" / "mo.csv"
+    r = cli("study", "export", str(spec), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out)
+    study = optuna.load_study(study_name="mo", storage=f"sqlite:///{tmp_path / 'mo.db'}")
+    counted = df[(df.role == "counted") & (df.state == "COMPLETE")]
+    assert len(counted) == 10 and counted.number.is_unique
+    assert (counted.origin == "baseline regnetx_002").sum() == 1
+    # oracle 1: a brute-force dominance check on the exported values
+    pts = list(zip(counted.value_error, counted.value_flops))
+    expect = [not any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in pts) for p in pts]
+    assert counted.pareto.astype(bool).tolist() == expect and 1 <= sum(expect) < len(expect)
+    # oracle 2: optuna's own Pareto front
+    assert set(counted.number[counted.pareto.astype(bool)]) == {t.number for t in study.best_trials}
+    assert (counted.value_flops == counted.flops).all()
+    assert {"spec", "spec_id", "params", "acts", "error_epoch1", "error_epoch2", "wall_seconds", "device",
+            "param_w0"} <= set(df.columns)
+    assert not list(out.parent.glob(".*.tmp"))  # atomic write left no temporary file

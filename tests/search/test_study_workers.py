@@ -1,0 +1,73 @@
+"""Many workers, one study: exactly n_trials between them on SQLite, a journal file and PostgreSQL."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import optuna
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_study_helpers import by_state, cli, env, popen, tiny_spec, trained, trials  # noqa: E402
+
+from search.study.worker import SURPLUS_ATTR, slots  # noqa: E402
+
+
+def _check_exact(ts: list[optuna.trial.FrozenTrial], n: int, min_workers: int) -> None:
+    runs = trained(ts)
+    assert by_state(runs) == {"COMPLETE": n}, by_state(ts)
+    assert len({t.number for t in runs}) == n and len(slots(ts)) == n
+    assert len({t.user_attrs["worker"] for t in runs}) >= min_workers  # the work was shared
+    surplus = [t for t in ts if t.system_attrs.get(SURPLUS_ATTR)]
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in surplus)
+
+
+def test_two_local_workers_on_sqlite_finish_exactly_n_trials(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path / "two.toml", "two", 10)
+    r = cli("study", "run", str(spec), "--workers", "2", env=env(fake=True, epoch_s=0.1), timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert "10/10 trials finished" in r.stdout
+    _check_exact(trials(f"sqlite:///{tmp_path / 'two.db'}", "two"), 10, 2)
+
+
+def test_two_local_workers_on_a_journal_file(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path / "j.toml", "j", 6)
+    journal = tmp_path / "j.journal"
+    r = cli("study", "run", str(spec), "--workers", "2", "--storage", str(journal),
+            env=env(fake=True, epoch_s=0.1), timeout=180)
+    assert r.returncode == 0, r.stderr
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    _check_exact(optuna.load_study(study_name="j", storage=storage).get_trials(), 6, 2)
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("DESIGNSPACE_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI=true but DESIGNSPACE_TEST_POSTGRES_URL is not set: .ci/postgres.sh did not start PostgreSQL")
+        pytest.skip("no PostgreSQL: `source .ci/postgres.sh` starts one and sets DESIGNSPACE_TEST_POSTGRES_URL")
+    return url
+
+
+def test_four_workers_on_two_machines_share_one_postgresql_study(tmp_path: Path) -> None:
+    """Two commands with the same URL (as on two machines), two workers each: one study of n trials."""
+    url = _postgres_url()
+    name = f"pg_{os.getpid()}_{tmp_path.name}"[:60]
+    spec = tiny_spec(tmp_path / "pg.toml", name, 12)
+    e = env(fake=True, epoch_s=0.1, DESIGNSPACE_STORAGE=url)  # the URL never appears on a command line
+    procs = [popen("study", "run", str(spec), "--workers", "2", env=e) for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert "12/12 trials finished" in out
+    ts = trials(url, name)
+    _check_exact(ts, 12, 3)
+    assert len({t.user_attrs["worker"].rsplit(":", 1)[1] for t in trained(ts)}) >= 3
+    secret = urlsplit(url).password
+    assert secret and not any(secret in out + err for out, err in outs)
+    assert all("***@" in err for _, err in outs)
+    optuna.delete_study(study_name=name, storage=url)
