@@ -106,11 +106,22 @@ def resolve(spec: "StudySpec", storage: str | None) -> str:
         return f"sqlite:///{spec.default_storage_path}"
     if is_url(storage):
         _remember_secrets(storage)
-        return storage
+        return _postgres_driver(storage)
     p = Path(storage).expanduser().resolve()
     if p.suffix in (".db", ".sqlite", ".sqlite3"):
         return f"sqlite:///{p}"
     return str(p)
+
+
+def _postgres_driver(url: str) -> str:
+    """``postgresql://`` names SQLAlchemy 2.1's default driver, psycopg 3; use psycopg2 when only it is here."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
 
 
 def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":

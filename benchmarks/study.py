@@ -1,0 +1,138 @@
+"""Study machinery benchmarks: per-trial overhead vs a bare Optuna loop, and trials/minute for K workers.
+
+    python benchmarks/study.py overhead [--trials 200]        # SQLite; everything but training
+    python benchmarks/study.py workers [--trials 8] [--k 1 2] [--epochs 2] [--device cpu|cuda]
+
+``overhead``: our worker loop (slot check, heartbeat thread, space draw, complexity count, trial
+attributes, stale-trial check) with the no-training trainer, against a bare ``ask`` /
+``space.suggest`` / ``report`` / ``tell`` loop on the same kind of storage (SQLite, WAL, our
+timeouts).  Both run the same RegNetX space with no constraints; ms per Optuna trial from the
+storage's own timestamps, so process start-up is excluded.
+
+``workers``: trials per minute of a small real study (RegNetX on digits at 32x32) with K local
+worker processes sharing one SQLite study (on CUDA: K workers sharing one GPU).
+Results are printed as one JSON object per line (and appended to benchmarks/results/study.jsonl).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SPEC = """
+name = "{name}"
+space = "regnetx"
+n_trials = {n}
+seed = 0
+{constraints}
+[dataset]
+name = "digits"
+resolution = 32
+[schedule]
+epochs = {epochs}
+batch_size = 512
+lr = 0.1
+[sampler]
+name = "random"
+"""
+
+
+def _per_trial_ms(trials: list) -> float:
+    starts = [t.datetime_start for t in trials if t.datetime_start]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete]
+    return (max(ends) - min(starts)).total_seconds() * 1e3 / len(trials)
+
+
+def overhead(n: int) -> dict:
+    import optuna
+
+    from designspace.spaces import get_space
+    from search.study import load_spec, run_study
+    from search.study.storage import open_storage
+
+    with tempfile.TemporaryDirectory() as d:
+        spec_path = Path(d) / "bench.toml"
+        spec_path.write_text(SPEC.format(name="bench", n=n, epochs=2, constraints=""))
+        run_study(spec_path, trainer="search.study.objective:no_training")
+        ours = optuna.load_study(study_name="bench", storage=f"sqlite:///{d}/bench.db").get_trials()
+
+        spec = load_spec(spec_path)
+        storage = open_storage(f"sqlite:///{d}/bare.db", spec)
+        study = optuna.create_study(storage=storage, study_name="bare",
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+        space = get_space("regnetx", resolution=32, num_classes=10)
+        for _ in range(len(ours)):
+            trial = study.ask()
+            try:
+                space.suggest(trial)
+            except optuna.TrialPruned:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                continue
+            for e in (1, 2):
+                trial.report(0.5 / e, e)
+            study.tell(trial, 0.25)
+        bare = study.get_trials()
+    o, b = _per_trial_ms(ours), _per_trial_ms(bare)
+    return {"bench": "study_overhead", "storage": "sqlite", "trials": len(ours), "ours_ms_per_trial": round(o, 2),
+            "bare_optuna_ms_per_trial": round(b, 2), "overhead_ms_per_trial": round(o - b, 2),
+            "target_ms": 20}
+
+
+def workers(n: int, ks: list[int], epochs: int, device: str | None) -> list[dict]:
+    import optuna
+
+    from search.study import run_study
+
+    out = []
+    for k in ks:
+        with tempfile.TemporaryDirectory() as d:
+            spec_path = Path(d) / f"w{k}.toml"
+            spec_path.write_text(SPEC.format(name=f"w{k}", n=n, epochs=epochs,
+                                             constraints="[constraints]\nflops = [0, 3e6]\nacts = [0, 26000]"))
+            t0 = time.perf_counter()
+            run_study(spec_path, workers=k, device=device)
+            wall = time.perf_counter() - t0
+            ts = optuna.load_study(study_name=f"w{k}", storage=f"sqlite:///{d}/w{k}.db").get_trials()
+            done = [t for t in ts if t.state == optuna.trial.TrialState.COMPLETE]
+            first = min(t.datetime_start for t in done)
+            last = max(t.datetime_complete for t in done)
+            span = (last - first).total_seconds()
+            out.append({"bench": "study_workers", "workers": k, "trials": len(done), "epochs": epochs,
+                        "device": done[0].user_attrs.get("device"), "wall_s": round(wall, 1),
+                        "trials_per_min_wall": round(60 * len(done) / wall, 2),
+                        "trials_per_min_steady": round(60 * len(done) / span, 2) if span else None})
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    o = sub.add_parser("overhead")
+    o.add_argument("--trials", type=int, default=200)
+    w = sub.add_parser("workers")
+    w.add_argument("--trials", type=int, default=8)
+    w.add_argument("--k", type=int, nargs="+", default=[1, 2])
+    w.add_argument("--epochs", type=int, default=2)
+    w.add_argument("--device", default=None)
+    a = p.parse_args()
+    rows = [overhead(a.trials)] if a.what == "overhead" else workers(a.trials, a.k, a.epochs, a.device)
+    host = {"host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    with open(results / "study.jsonl", "a") as f:
+        for r in rows:
+            r.update(host)
+            print(json.dumps(r))
+            f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
