@@ -148,9 +148,39 @@ def test_ctrl_c_finishes_the_current_trial_then_resume_completes(tmp_path: Path)
     assert "finishing trial" in err and "stopped after finishing its trial" in err
     ts = trained(trials(url, "int"))
     assert by_state(ts) == {"COMPLETE": 1}
+
+    # Ctrl-C twice: the running trial is abandoned (FAIL) and re-queued (WAITING, same parameters)
+    p = popen("study", "run", str(spec), env=env(fake=True, epoch_s=2.0))
+    victim = _wait_mid_trial(url, "int", exclude={t.number for t in ts})
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and f"trial {victim.number} abandoned (interrupted) and re-queued" in err, err
+    ts = trials(url, "int")
+    assert next(t for t in ts if t.number == victim.number).state == optuna.trial.TrialState.FAIL
+    queued = [t for t in ts if t.state == optuna.trial.TrialState.WAITING]
+    assert len(queued) == 1 and queued[0].params == victim.params
+
     r = cli("study", "run", str(spec), env=env(fake=True))
     assert r.returncode == 0, r.stderr
-    assert by_state(trained(trials(url, "int"))) == {"COMPLETE": 4}
+    ts = trials(url, "int")
+    assert by_state(trained(ts)) == {"COMPLETE": 4, "FAIL": 1}
+    retry = [t for t in ts if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.COMPLETE
+
+
+def _wait_mid_trial(url: str, name: str, exclude: set[int]) -> optuna.trial.FrozenTrial:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            for t in trials(url, name):
+                if t.number not in exclude and t.state == optuna.trial.TrialState.RUNNING and t.intermediate_values:
+                    return t
+        except KeyError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("no trial reached its second epoch")
 
 
 # ------------------------------------------------------------------------------ Pareto export

@@ -71,3 +71,20 @@ def test_four_workers_on_two_machines_share_one_postgresql_study(tmp_path: Path)
     assert secret and not any(secret in out + err for out, err in outs)
     assert all("***@" in err for _, err in outs)
     optuna.delete_study(study_name=name, storage=url)
+
+
+def test_slots_follow_retries_and_skip_surplus_and_rejected_trials() -> None:
+    """The counting rule on hand-made trials: a retry takes its original's slot, whatever its number."""
+    from optuna.trial import TrialState, create_trial
+
+    def t(number: int, state: TrialState, **sa: object) -> optuna.trial.FrozenTrial:
+        ft = create_trial(state=state, value=0.5 if state == TrialState.COMPLETE else None, system_attrs=sa)
+        ft.number = number
+        return ft
+
+    ts = [t(0, TrialState.COMPLETE), t(1, TrialState.FAIL), t(2, TrialState.PRUNED, **{"designspace:rejected": True}),
+          t(3, TrialState.RUNNING), t(4, TrialState.FAIL, **{SURPLUS_ATTR: True}),
+          t(5, TrialState.FAIL, failed_trial=1), t(6, TrialState.COMPLETE, failed_trial=1, retry_history=[1, 5])]
+    held = slots(reversed(ts))
+    assert sorted(held) == [0, 1, 3]
+    assert held[1].number == 6 and held[3].state == TrialState.RUNNING
