@@ -88,3 +88,36 @@ def test_slots_follow_retries_and_skip_surplus_and_rejected_trials() -> None:
     held = slots(reversed(ts))
     assert sorted(held) == [0, 1, 3]
     assert held[1].number == 6 and held[3].state == TrialState.RUNNING
+
+
+def test_journal_storage_heartbeat_retries_a_killed_workers_trial(tmp_path: Path) -> None:
+    """Optuna has no journal heartbeat: ours (a trial system attribute) must fail and retry the trial."""
+    import signal
+    import time
+
+    from optuna.storages.journal import JournalFileBackend
+
+    spec = tiny_spec(tmp_path / "jk.toml", "jk", 3)
+    journal = tmp_path / "jk.journal"
+    p = popen("study", "run", str(spec), "--storage", str(journal), env=env(fake=True, epoch_s=1.0))
+    victim = None
+    deadline = time.time() + 60
+    while victim is None and time.time() < deadline:
+        if journal.exists() and journal.stat().st_size:
+            st = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+            try:
+                ts = optuna.load_study(study_name="jk", storage=st).get_trials()
+            except KeyError:
+                ts = []
+            victim = next((t for t in ts if t.state == optuna.trial.TrialState.RUNNING and t.intermediate_values), None)
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert victim is not None
+    r = cli("study", "run", str(spec), "--storage", str(journal), env=env(fake=True, epoch_s=0.1), timeout=120)
+    assert r.returncode == 0, r.stderr
+    st = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    ts = optuna.load_study(study_name="jk", storage=st).get_trials()
+    assert by_state(trained(ts)) == {"COMPLETE": 3, "FAIL": 1}
+    retry = [t for t in ts if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.COMPLETE and retry[0].params == victim.params
