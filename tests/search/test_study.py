@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from test_study_helpers import by_state, cli, env, popen, tiny_spec, trained, trials, write_spec  # noqa: E402
 
-from search.study import StudySpecError, load_spec, mask  # noqa: E402
+from search.study import StudySpecError, export_frame, load_spec, mask  # noqa: E402
 from search.study.storage import Scrub  # noqa: E402
 
 
@@ -207,3 +207,15 @@ def test_pareto_study_export_marks_the_front(tmp_path: Path) -> None:
     assert {"spec", "spec_id", "params", "acts", "error_epoch1", "error_epoch2", "wall_seconds", "device",
             "param_w0"} <= set(df.columns)
     assert not list(out.parent.glob(".*.tmp"))  # atomic write left no temporary file
+    frame = export_frame(spec)  # what the analysis package reads
+    assert list(frame.columns) == list(df.columns) and frame.number.tolist() == df.number.tolist()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_shipped_study_specs_are_valid(path: Path) -> None:
+    from search.study.spec import check_schedule
+
+    spec = load_spec(path)
+    check_schedule(spec)
+    assert spec.name == path.stem and spec.n_trials >= 1
