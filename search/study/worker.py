@@ -2,9 +2,10 @@
 
 Counting.  Every trial that is not a surplus or an out-of-regime draw holds a *slot*, keyed by
 its number; a retry of a killed or abandoned trial (``RetryHeartbeatStaleTrialCallback``'s
-``failed_trial``) holds the slot of the trial it retries.  Before training, a trial is *admitted*
-only if fewer than ``n_trials`` slots have smaller keys; otherwise it is marked surplus and
-closed.  Slots never disappear and trial numbers grow with creation, so the last admitted trial
+``failed_trial``) holds the slot of the trial it retries.  Before training, a trial (a retry
+too) is *admitted* only if fewer than ``n_trials`` slots have smaller keys; otherwise it is marked
+surplus and closed (a retry found surplus drops its original's key: that one was killed before
+its own check).  Slots never disappear and trial numbers grow with creation, so the last admitted trial
 saw every admitted one before it: at most ``n_trials`` are admitted, however many workers race.
 A worker stops when ``n_trials`` slots exist and each one's latest trial is finished; while
 another worker's trial runs it waits, so a killed worker's trial is failed (heartbeat
@@ -112,12 +113,15 @@ def enqueue_baselines(study: "optuna.Study", spec: StudySpec) -> None:
 def slots(trials: Iterable["FrozenTrial"]) -> dict[int, "FrozenTrial"]:
     """Slot key -> the latest trial holding it (see the module docstring)."""
     out: dict[int, FrozenTrial] = {}
+    dropped: set[int] = set()  # keys whose retry turned out surplus or rejected: never admitted
     for t in sorted(trials, key=lambda t: t.number):
         sa = t.system_attrs
         if sa.get(SURPLUS_ATTR) or sa.get(REJECTED_ATTR):
+            if "failed_trial" in sa:
+                dropped.add(int(sa["failed_trial"]))
             continue
         out[int(sa.get("failed_trial", t.number))] = t
-    return out
+    return {k: t for k, t in out.items() if k not in dropped}
 
 
 @dataclass
@@ -191,9 +195,7 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             key = int(storage.get_trial_system_attrs(tid).get("failed_trial", trial.number))
             intr.in_trial = trial.number
 
-            def admit() -> None:
-                if key != trial.number:
-                    return  # a retry: its slot was admitted before
+            def admit() -> None:  # a retry keeps its original's key: admitted again unless never admitted
                 earlier = [k for k in slots(study.get_trials(deepcopy=False)) if k < key]
                 if len(earlier) >= n_trials:
                     storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)

@@ -88,6 +88,9 @@ def test_slots_follow_retries_and_skip_surplus_and_rejected_trials() -> None:
     held = slots(reversed(ts))
     assert sorted(held) == [0, 1, 3]
     assert held[1].number == 6 and held[3].state == TrialState.RUNNING
+    # a trial killed before its slot check, whose retry was then found surplus, holds no slot
+    ts += [t(7, TrialState.FAIL), t(8, TrialState.FAIL, failed_trial=7, **{SURPLUS_ATTR: True})]
+    assert sorted(slots(ts)) == [0, 1, 3]
 
 
 def test_journal_storage_heartbeat_retries_a_killed_workers_trial(tmp_path: Path) -> None:
