@@ -162,11 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--model", default=None, help="named model for the comparison (default regnetx_002)")
     p.add_argument("--n-train", type=int, default=None, help="images per epoch (default 50000 CUDA, 1024 CPU)")
-    p.add_argument("--batch-size", type=int, default=None, help="default 512 CUDA, 128 CPU")
+    p.add_argument("--batch-sizes", default=None, help="comma-separated batch sizes to compare at (default 512,2048 CUDA; 128 CPU)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per run, the first is warm-up (default 3 CUDA, 2 CPU)")
     p.add_argument("--workers", type=int, default=None, help="baseline DataLoader workers (default min(8, cpus))")
     p.add_argument("--amp", default="bf16", choices=train.AMP_CHOICES)
-    p.add_argument("--compile", action="store_true", help="torch.compile our trainer's model (CUDA)")
+    p.add_argument("--compile", action="store_true", help="also time our trainer with compile=True (CUDA graphs)")
     p.add_argument("--models", default="regnetx_002,resnet18", help="CUDA: models to report images/s, memory, busy for")
     p.add_argument("--out-dir", default=str(Path(__file__).resolve().parent / "results"))
     p.add_argument("--no-write", action="store_true", help="print only, write no result files")
@@ -176,39 +176,53 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--device cuda but CUDA is not available")
     cuda = dev.type == "cuda"
     n_train = a.n_train or (50_000 if cuda else 1024)
-    bs = a.batch_size or (512 if cuda else 128)
+    sizes = [int(b) for b in (a.batch_sizes or ("512,2048" if cuda else "128")).split(",") if b]
     epochs = a.epochs or (3 if cuda else 2)
     workers = a.workers if a.workers is not None else min(8, os.cpu_count() or 1)
     model_name = a.model or "regnetx_002"
-    ds = data.load("synthetic", n_train=n_train, n_val=min(10_000, max(bs, n_train // 5)), resolution=32)
+    ds = data.load("synthetic", n_train=n_train, n_val=min(10_000, max(max(sizes), n_train // 5)), resolution=32)
     ds = dataclasses.replace(ds, mean=MEAN, std=STD, augment=Augment(4, True))
-    s = train.Schedule(epochs=epochs, batch_size=bs, lr=0.1, weight_decay=5e-4, amp=a.amp, compile=a.compile)
-    amp = train._amp_dtype(s, dev)
-
-    ours = train.fit(_model(model_name, 0), ds, s, device=dev)
-    ours_ips = _steady([h.images_per_s for h in ours.history])
-    base_ips = _steady(baseline(_model(model_name, 0), ds, s, dev, workers, amp))
-    ratio = ours_ips / base_ips
     res: dict[str, Any] = {
-        "device": _device_name(dev), "torch": torch.__version__, "precision": ours.precision,
-        "n_train": n_train, "batch_size": bs, "epochs": epochs, "baseline_workers": workers,
-        "compile": a.compile, "comparison": {"model": model_name, "ours_images_per_s": ours_ips,
-                                            "baseline_images_per_s": base_ips, "ratio": ratio},
-        "models": [],
+        "device": _device_name(dev), "torch": torch.__version__, "n_train": n_train, "epochs": epochs,
+        "baseline_workers": workers, "comparisons": [], "models": [],
     }
-    print(f"[{res['device']}] {model_name} 32x32 batch {bs} {ours.precision}: ours {ours_ips:,.0f} img/s, "
-          f"plain loop + DataLoader({workers} workers) {base_ips:,.0f} img/s, ratio {ratio:.2f}x")
+    s = train.Schedule(epochs=epochs, lr=0.1, weight_decay=5e-4, amp=a.amp)
+    amp = train._amp_dtype(s, dev)
+    for bs in sizes:
+        s = dataclasses.replace(s, batch_size=bs)
+        ours = train.fit(_model(model_name, 0), ds, s, device=dev)
+        row = {"model": model_name, "batch_size": bs, "precision": ours.precision,
+               "ours_images_per_s": _steady([h.images_per_s for h in ours.history])}
+        if cuda and a.compile:
+            try:
+                comp = train.fit(_model(model_name, 0), ds, dataclasses.replace(s, compile=True), device=dev)
+                row["ours_compiled_images_per_s"] = _steady([h.images_per_s for h in comp.history])
+                row["compile_first_epoch_s"] = comp.history[0].seconds
+            except Exception as e:  # noqa: BLE001 - a torch.compile failure is a result to report
+                row["compile_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+                print(f"  compile=True failed at batch {bs}: {row['compile_error']}", flush=True)
+        row["baseline_images_per_s"] = _steady(baseline(_model(model_name, 0), ds, s, dev, workers, amp))
+        row["ratio"] = row["ours_images_per_s"] / row["baseline_images_per_s"]
+        res["comparisons"].append(row)
+        extra = ""
+        if "ours_compiled_images_per_s" in row:
+            extra = (f", ours compiled {row['ours_compiled_images_per_s']:,.0f} img/s "
+                     f"({row['ours_compiled_images_per_s'] / row['baseline_images_per_s']:.2f}x)")
+        print(f"[{res['device']}] {model_name} 32x32 batch {bs} {ours.precision}: ours {row['ours_images_per_s']:,.0f} "
+              f"img/s, plain loop + DataLoader({workers} workers) {row['baseline_images_per_s']:,.0f} img/s, "
+              f"ratio {row['ratio']:.2f}x{extra}", flush=True)
     if cuda:
+        s = dataclasses.replace(s, batch_size=sizes[-1], epochs=max(epochs, 3))
         for name in [m for m in a.models.split(",") if m]:
             meter = _BusyMeter(dev)
-            r = train.fit(_model(name, 0), ds, dataclasses.replace(s, epochs=max(epochs, 2)), device=dev,
-                          progress=meter)
-            row = {"model": name, "images_per_s": _steady([h.images_per_s for h in r.history]),
+            r = train.fit(_model(name, 0), ds, s, device=dev, progress=meter)
+            row = {"model": name, "batch_size": s.batch_size, "images_per_s": _steady([h.images_per_s for h in r.history[1:]]),  # epoch 2 is profiled
                    "peak_memory_gib": (r.peak_memory_bytes or 0) / 2**30, "gpu_busy_fraction": meter.fraction,
                    "params": r.num_params}
             res["models"].append(row)
             busy = f"{100 * meter.fraction:.0f}%" if meter.fraction is not None else "n/a"
-            print(f"  {name}: {row['images_per_s']:,.0f} img/s, peak {row['peak_memory_gib']:.2f} GiB, GPU busy {busy}")
+            print(f"  {name} batch {s.batch_size}: {row['images_per_s']:,.0f} img/s, peak {row['peak_memory_gib']:.2f} GiB, "
+                  f"GPU busy {busy} (under the profiler)", flush=True)
     if not a.no_write:
         out = Path(a.out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -220,18 +234,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _markdown(r: dict[str, Any]) -> str:
-    c = r["comparison"]
     lines = [f"# Trainer throughput on {r['device']}", "",
-             f"torch {r['torch']}, {r['precision']}, batch {r['batch_size']}, {r['n_train']} CIFAR-size synthetic "
-             f"images per epoch, {r['epochs']} epochs (first is warm-up), compile={r['compile']}.", "",
-             "| model | ours (img/s) | plain loop + DataLoader (img/s) | ratio |", "|---|---|---|---|",
-             f"| {c['model']} | {c['ours_images_per_s']:,.0f} | {c['baseline_images_per_s']:,.0f} "
-             f"({r['baseline_workers']} workers) | {c['ratio']:.2f}x |"]
+             f"torch {r['torch']}, {r['n_train']} CIFAR-size (32x32) synthetic images per epoch, {r['epochs']} epochs "
+             f"(the first is warm-up and not counted); baseline: plain loop, DataLoader with {r['baseline_workers']} "
+             "workers doing per-sample crop/flip/normalise, same model, precision and batch size.", "",
+             "| model | batch | precision | ours (img/s) | ours, compile=True (img/s) | baseline (img/s) | ratio |",
+             "|---|---|---|---|---|---|---|"]
+    for c in r["comparisons"]:
+        comp = f"{c['ours_compiled_images_per_s']:,.0f}" if "ours_compiled_images_per_s" in c else "-"
+        lines.append(f"| {c['model']} | {c['batch_size']} | {c['precision']} | {c['ours_images_per_s']:,.0f} | {comp} | "
+                     f"{c['baseline_images_per_s']:,.0f} | {c['ratio']:.2f}x |")
     if r["models"]:
-        lines += ["", "| model (32x32) | params | img/s | peak GPU memory | GPU busy |", "|---|---|---|---|---|"]
+        lines += ["", "| model (32x32) | params | batch | img/s | peak GPU memory | GPU busy (profiler) |",
+                  "|---|---|---|---|---|---|"]
         for m in r["models"]:
             busy = f"{100 * m['gpu_busy_fraction']:.0f}%" if m["gpu_busy_fraction"] is not None else "n/a"
-            lines.append(f"| {m['model']} | {m['params'] / 1e6:.2f}M | {m['images_per_s']:,.0f} | "
+            lines.append(f"| {m['model']} | {m['params'] / 1e6:.2f}M | {m['batch_size']} | {m['images_per_s']:,.0f} | "
                          f"{m['peak_memory_gib']:.2f} GiB | {busy} |")
     return "\n".join(lines) + "\n"
 

@@ -70,7 +70,9 @@ class Schedule:
     seed: int = 0
     amp: str = "bf16"  #: CUDA autocast dtype: bf16, fp16 or off (CPU is always fp32)
     channels_last: bool = True  #: CUDA only
-    compile: bool = False  #: torch.compile the training step's model, CUDA only
+    #: torch.compile the model for training with CUDA graphs (mode "reduce-overhead"), CUDA only.
+    #: Small CIFAR-size nets are bound by kernel-launch overhead; graphs remove it (about 3x).
+    compile: bool = False
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
@@ -322,11 +324,11 @@ def _fit(model: nn.Module, ds: Dataset, schedule: Schedule, callback: Callable[[
         raise TrainingError(f"{ds.name} has no training batches")
     total, warmup = steps * schedule.epochs, int(round(schedule.warmup_epochs * steps))
     opt = torch.optim.SGD(param_groups(model, schedule.weight_decay), lr=schedule.lr, momentum=schedule.momentum,
-                          nesterov=schedule.nesterov)
+                          nesterov=schedule.nesterov, **({"fused": True} if cuda else {}))
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=schedule.label_smoothing)
     ema = _EMA(model, schedule.ema) if schedule.ema > 0 else None
-    step_model = torch.compile(model) if (cuda and schedule.compile) else model
+    step_model = torch.compile(model, mode="reduce-overhead", dynamic=False) if (cuda and schedule.compile) else model
     check_every = 50
     history: list[EpochStats] = []
     lr, step = schedule.lr, 0
