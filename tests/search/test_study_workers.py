@@ -25,11 +25,11 @@ def _check_exact(ts: list[optuna.trial.FrozenTrial], n: int, min_workers: int) -
 
 
 def test_two_local_workers_on_sqlite_finish_exactly_n_trials(tmp_path: Path) -> None:
-    spec = tiny_spec(tmp_path / "two.toml", "two", 10)
+    spec = tiny_spec(tmp_path / "two.toml", "two", 8)
     r = cli("study", "run", str(spec), "--workers", "2", env=env(fake=True, epoch_s=0.1), timeout=180)
     assert r.returncode == 0, r.stderr
-    assert "10/10 trials finished" in r.stdout
-    _check_exact(trials(f"sqlite:///{tmp_path / 'two.db'}", "two"), 10, 2)
+    assert "8/8 trials finished" in r.stdout
+    _check_exact(trials(f"sqlite:///{tmp_path / 'two.db'}", "two"), 8, 2)
 
 
 def test_two_local_workers_on_a_journal_file(tmp_path: Path) -> None:
@@ -57,15 +57,15 @@ def test_four_workers_on_two_machines_share_one_postgresql_study(tmp_path: Path)
     """Two commands with the same URL (as on two machines), two workers each: one study of n trials."""
     url = _postgres_url()
     name = f"pg_{os.getpid()}_{tmp_path.name}"[:60]
-    spec = tiny_spec(tmp_path / "pg.toml", name, 12)
+    spec = tiny_spec(tmp_path / "pg.toml", name, 8)
     e = env(fake=True, epoch_s=0.1, DESIGNSPACE_STORAGE=url)  # the URL never appears on a command line
     procs = [popen("study", "run", str(spec), "--workers", "2", env=e) for _ in range(2)]
     outs = [p.communicate(timeout=240) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
-        assert "12/12 trials finished" in out
+        assert "8/8 trials finished" in out
     ts = trials(url, name)
-    _check_exact(ts, 12, 3)
+    _check_exact(ts, 8, 3)
     assert len({t.user_attrs["worker"].rsplit(":", 1)[1] for t in trained(ts)}) >= 3
     secret = urlsplit(url).password
     assert secret and not any(secret in out + err for out, err in outs)
@@ -110,7 +110,7 @@ def test_journal_storage_heartbeat_retries_a_killed_workers_trial(tmp_path: Path
             st = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
             try:
                 ts = optuna.load_study(study_name="jk", storage=st).get_trials()
-            except KeyError:
+            except Exception:  # the worker is still creating the study
                 ts = []
             victim = next((t for t in ts if t.state == optuna.trial.TrialState.RUNNING and t.intermediate_values), None)
         time.sleep(0.05)
