@@ -52,6 +52,10 @@ class RegNetBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.act = act_layer(inplace=True)
 
+    def zero_init_last(self) -> None:
+        """Zero the last norm's scale so the block starts as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.conv3.bn.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv2(self.conv1(x))
         if self.se is not None:

@@ -90,6 +90,10 @@ class BasicBlock(_Residual):
         self.conv2 = ConvNormAct(out_chs, out_chs, 3, 1, norm_layer=norm_layer, act_layer=None)
         self._tail(out_chs, in_chs, stride, se_ratio, shortcut, norm_layer, act_layer, drop_path)
 
+    def zero_init_last(self) -> None:
+        """Zero the last norm's scale so the block starts as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.conv2.bn.weight)
+
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.conv1(x))
 
@@ -118,6 +122,10 @@ class Bottleneck(_Residual):
         self.conv2 = ConvNormAct(mid_chs, mid_chs, 3, stride, groups, act_layer=act_layer, **kw)
         self.conv3 = ConvNormAct(mid_chs, out_chs, 1, act_layer=None, **kw)
         self._tail(out_chs, in_chs, stride, se_ratio, shortcut, norm_layer, act_layer, drop_path)
+
+    def zero_init_last(self) -> None:
+        """Zero the last norm's scale so the block starts as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.conv3.bn.weight)
 
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv3(self.conv2(self.conv1(x)))

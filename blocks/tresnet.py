@@ -191,6 +191,10 @@ class TResNetBasic(nn.Module):
         self.act = nn.ReLU(inplace=True)
 
 
+    def zero_init_last(self) -> None:
+        """Zero the last norm's scale so the block starts as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.conv2.bn.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
         out = self.conv2(self.conv1(x))
@@ -221,6 +225,10 @@ class TResNetBottleneck(nn.Module):
         self.conv3 = ConvNormAct(mid, out_chs, 1, norm_layer=norm_layer, act_layer=None)
         self.drop_path = DropPath(drop_path)
         self.act = nn.ReLU(inplace=True)
+
+    def zero_init_last(self) -> None:
+        """Zero the last norm's scale so the block starts as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.conv3.bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)

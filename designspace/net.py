@@ -165,6 +165,27 @@ class Net(nn.Module):
             chs, spec.num_classes, width=spec.head.width, dropout=spec.head.dropout, norm_layer=norm, act_layer=act,
         )
 
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """He-normal convs (fan-out), unit norms, N(0, 0.01) classifier, and each residual
+        block's last norm scale at zero (pycls and timm do the same; short schedules need it)."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.01)
+                nn.init.zeros_(m.bias)
+        for m in self.modules():
+            if hasattr(m, "zero_init_last"):
+                m.zero_init_last()
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
 
