@@ -29,7 +29,7 @@ _pg_ci_main() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   pw=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
   "${runas[@]}" "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --auth-host=scram-sha-256 \
-    -E UTF8 --no-locale >"$dir.initdb.log" 2>&1 || { cat "$dir.initdb.log" >&2; return 1; }
+    -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
   "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c max_connections=100 -c fsync=off" start >&2 \
     || { cat "$dir/data/server.log" >&2; return 1; }
