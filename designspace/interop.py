@@ -8,7 +8,7 @@ so ``model.load_state_dict(timm_to_designspace(name, sd), strict=True)`` works.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Union
 
 from .spec import SpecError
 
@@ -37,20 +37,20 @@ _RESNET_RULES: list[tuple[str, str]] = [
     (r"fc\.(weight|bias)", r"head.fc.\1"),
 ]
 
+#: A replacement string (``re`` syntax) or a function of the match (for index arithmetic).
+Replacement = Union[str, Callable[["re.Match[str]"], str]]
+
 #: family -> [(timm key regex, our key replacement)], first match wins; every key must match one.
-TIMM_KEY_RULES: dict[str, list[tuple[str, str]]] = {
+TIMM_KEY_RULES: dict[str, list[tuple[str, Replacement]]] = {
     "resnet": _RESNET_RULES,
     "resnet_rs": _RESNET_RULES,
     # timm RegNet: ``stem.{conv,bn}`` same keys; ``s{i}.b{j}.*`` -> ``stages.{i-1}.{j-1}.*`` (same
     # child names conv1/conv2/conv3 .conv/.bn and se.fc1/fc2) except the projection shortcut,
     # timm's ``downsample.{conv,bn}`` -> our ``shortcut.{conv,bn}``; ``head.fc`` same keys.
-    # Blocks are enumerated up to 32 per stage (timm's deepest RegNet stage has 17).
     "regnet": [
         (r"(stem\.(?:conv|bn)\..+)", r"\1"),
-        *[rule for i in range(1, 5) for j in range(1, 33) for rule in (
-            (rf"s{i}\.b{j}\.downsample\.(.+)", rf"stages.{i - 1}.{j - 1}.shortcut.\1"),
-            (rf"s{i}\.b{j}\.(.+)", rf"stages.{i - 1}.{j - 1}.\1"),
-        )],
+        (r"s(\d+)\.b(\d+)\.downsample\.(.+)", lambda m: f"stages.{int(m[1]) - 1}.{int(m[2]) - 1}.shortcut.{m[3]}"),
+        (r"s(\d+)\.b(\d+)\.(.+)", lambda m: f"stages.{int(m[1]) - 1}.{int(m[2]) - 1}.{m[3]}"),
         (r"(head\.fc\.(?:weight|bias))", r"\1"),
     ],
     # our blocks use timm's child names; only prefixes and the SE convs differ
@@ -69,7 +69,7 @@ TIMM_KEY_RULES: dict[str, list[tuple[str, str]]] = {
     # BlurPool filters are non-persistent buffers in both, so they have no keys.
     "tresnet": [
         (r"body\.conv1\.((?:conv|bn)\..+)", r"stem.conv.\1"),
-        *[(rf"body\.layer{n}\.(\d+\..+)", rf"stages.{n - 1}.\1") for n in range(1, 5)],
+        (r"body\.layer(\d+)\.(\d+\..+)", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}"),
         (r"head\.fc\.(weight|bias)", r"head.fc.\1"),
     ],
 }
