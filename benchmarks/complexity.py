@@ -14,7 +14,9 @@ import sys
 import time
 import warnings
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the package, before tests/designspace/ (a namespace dir of the same name)
+sys.path.append(os.path.join(ROOT, "tests"))  # for oracles
 sys.path.insert(0, os.path.dirname(__file__))
 
 DEFAULT = "resnet50,resnext50_32x4d,resnetrs50,regnetx_032,regnety_016,efficientnet_b0,tresnet_m"
@@ -23,11 +25,10 @@ DEFAULT = "resnet50,resnext50_32x4d,resnetrs50,regnetx_032,regnety_016,efficient
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=DEFAULT)
-    ap.add_argument("--random", type=int, default=5, help="also this many random RegNetX specs")
+    ap.add_argument("--random", type=int, default=5, help="also this many specs sampled from the RegNetX space (0.2-4 GFLOPs)")
     ap.add_argument("--resolution", type=int, default=None, help="count at this resolution (default: each spec's)")
     args = ap.parse_args()
 
-    import numpy as np
     import torch
 
     import designspace
@@ -37,12 +38,9 @@ def main() -> int:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     warnings.simplefilter("ignore")
     specs = [(m, designspace.zoo[m]) for m in args.models.split(",") if m]
-    rng = np.random.default_rng(0)
-    for i in range(args.random):
-        spec = designspace.families.regnet(w0=int(rng.integers(8, 128)), wa=float(rng.uniform(8, 64)),
-                                           wm=float(rng.uniform(1.5, 3)), depth=int(rng.integers(6, 24)),
-                                           group_width=int(rng.choice([8, 16, 24])))
-        specs.append((f"random_regnetx_{i}", spec))
+    if args.random:
+        drawn = designspace.sample("regnetx", n=args.random, seed=0, flops=(2e8, 4e9))
+        specs += [(f"regnetx_sample_{i}", designspace.NetSpec.from_json(s)) for i, s in enumerate(drawn.spec)]
 
     print(f"# count() vs fvcore(build(spec)) on {machine()}")
     print(f"# {designspace.CONVENTION}")
