@@ -61,4 +61,5 @@ class RegNetBlock(nn.Module):
         if self.se is not None:
             y = self.se(y)
         y = self.drop_path(self.conv3(y))
-        return self.act(y + (x if self.shortcut is None else self.shortcut(x)))
+        y += x if self.shortcut is None else self.shortcut(x)  # in place: no op saves y for backward
+        return self.act(y)

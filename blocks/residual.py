@@ -67,7 +67,8 @@ class _Residual(nn.Module):
         if self.se is not None:
             y = self.se(y)
         y = self.drop_path(y)
-        return self.act(y + (x if self.shortcut is None else self.shortcut(x)))
+        y += x if self.shortcut is None else self.shortcut(x)  # in place, as timm: no op saves y for backward
+        return self.act(y)
 
 
 class BasicBlock(_Residual):
