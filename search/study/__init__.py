@@ -10,6 +10,7 @@ row per trial (:mod:`.export`).
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.connection
 import signal
 import sys
 from pathlib import Path
@@ -53,27 +54,62 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
             raise KeyboardInterrupt
         return study
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker_main, args=(str(spec.path), url, n, i, trainer, device, workers),
-                         name=f"designspace-study-{i}") for i in range(workers)]
+
+    def start(i: int) -> "mp.process.BaseProcess":
+        p = ctx.Process(target=_worker_main, args=(str(spec.path), url, n, i, trainer, device, workers),
+                        name=f"designspace-study-{i}")
+        p.start()
+        return p
+
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
     try:
-        for p in procs:
-            p.start()
+        running = {i: start(i) for i in range(workers)}
     finally:
         if old is not None:  # children inherit SIG_IGN only during start; they install their own handler
             signal.signal(signal.SIGINT, _ignore_in_parent)
+    failures: list[tuple[int, int | None]] = []
+    interrupted = False
     try:
-        for p in procs:
-            p.join()
+        # watch every worker at once: one that dies is reported now, and replaced while others
+        # still run (its trial is retried through heartbeats), at most MAX_RESTARTS times in all
+        while running:
+            mp.connection.wait([p.sentinel for p in running.values()])
+            for i, p in list(running.items()):
+                if p.exitcode is None:
+                    continue
+                p.join()
+                del running[i]
+                if p.exitcode == 130:
+                    interrupted = True
+                elif p.exitcode != 0:
+                    failures.append((i, p.exitcode))
+                    again = running and not interrupted and len(failures) <= MAX_RESTARTS
+                    print(mask(f"designspace study: worker {i} exited with code {p.exitcode}"
+                               + ("; starting a replacement" if again else "")), file=sys.stderr, flush=True)
+                    if again:
+                        running[i] = start(i)
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
-    bad = [p.exitcode for p in procs if p.exitcode not in (0, 130)]
-    if bad:
-        raise RuntimeError(f"{len(bad)} of {workers} workers failed (exit codes {bad}); see their messages above")
-    if any(p.exitcode == 130 for p in procs):
+    if interrupted:
         raise KeyboardInterrupt
+    if failures and not _finished(spec, url, n):
+        codes = [c for _, c in failures]
+        raise RuntimeError(f"{len(failures)} worker process(es) failed (exit codes {codes}); "
+                           "see their messages above; re-running the command resumes the study")
     return study
+
+
+#: replacements of failed worker processes during one run_study call
+MAX_RESTARTS = 3
+
+
+def _finished(spec: StudySpec, url: str, n: int) -> bool:
+    """Whether the study holds its ``n`` counted trials (then a failed worker lost nothing)."""
+    from .worker import open_study, slots
+
+    held = slots(open_study(spec, url).get_trials(deepcopy=False))
+    return len(held) >= n and all(t.state.is_finished() for t in held.values())
 
 
 def _main_thread() -> bool:

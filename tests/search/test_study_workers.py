@@ -124,3 +124,50 @@ def test_journal_storage_heartbeat_retries_a_killed_workers_trial(tmp_path: Path
     assert by_state(trained(ts)) == {"COMPLETE": 3, "FAIL": 1}
     retry = [t for t in ts if t.system_attrs.get("failed_trial") == victim.number]
     assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.COMPLETE and retry[0].params == victim.params
+
+
+def _children(pid: int) -> list[int]:
+    """Child process ids of ``pid`` (from /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs /proc to find the worker processes")
+def test_a_worker_process_that_dies_is_reported_and_replaced(tmp_path: Path) -> None:
+    """`--workers 2`: SIGKILL one worker process; the parent says so at once, starts a
+    replacement, and the study still ends with exactly n trained trials, none duplicated."""
+    import signal
+    import time
+
+    spec = tiny_spec(tmp_path / "wk.toml", "wk", 8)
+    url = f"sqlite:///{tmp_path / 'wk.db'}"
+    p = popen("study", "run", str(spec), "--workers", "2", env=env(fake=True, epoch_s=0.5))
+    victim = None
+    deadline = time.time() + 60
+    while victim is None and time.time() < deadline:
+        if (tmp_path / "wk.db").exists():
+            try:
+                ts = trials(url, "wk")
+            except Exception:  # the study is still being created
+                ts = []
+            if any(t.state == optuna.trial.TrialState.RUNNING for t in ts):
+                workers = [c for c in _children(p.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+                victim = workers[0] if len(workers) == 2 else None
+        time.sleep(0.05)
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, err
+    assert "exited with code -9; starting a replacement" in err
+    ts = trials(url, "wk")
+    done = [t for t in trained(ts) if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(slots(ts)) == 8 and len(done) == 8
+    assert len({tuple(sorted(t.params.items())) for t in done}) == len(done)  # none duplicated
