@@ -1,7 +1,9 @@
 """The RegNet X/Y block: the AnyNet "X block" of Radosavovic et al., "Designing Network Design
 Spaces" (CVPR 2020, Fig. 4), with squeeze-excitation after the 3x3 conv for RegNetY.
 
-Numerically timm's ``timm.models.regnet.Bottleneck`` (same op order, same SE width).  Children:
+Numerically timm's ``timm.models.regnet.Bottleneck`` (same op order).  The SE's reduced width is
+the explicit argument ``se_chs`` (0 = no SE); its rule (``round(se_ratio * in_chs)``) lives once, in
+``designspace.complexity.regnet.regnet_se_width``, used by both the builder and the counter.  Children:
 ``conv1`` (1x1 conv-norm-act to ``mid_chs``), ``conv2`` (grouped 3x3 conv-norm-act, strided),
 ``se`` (squeeze-excitation on the bottleneck, or ``None``), ``conv3`` (1x1 conv-norm, no act),
 ``shortcut`` (strided 1x1 conv-norm, or ``None`` = identity), ``drop_path``, ``act``.
@@ -13,17 +15,12 @@ from torch import nn
 
 from .layers import ConvNormAct, DropPath, ModuleFactory, SqueezeExcite
 
-__all__ = ["RegNetBlock", "se_width"]
-
-
-def se_width(in_chs: int, se_ratio: float) -> int:
-    """SE reduced width: ``round(se_ratio * block input width)`` as in timm and pycls (at least 1)."""
-    return max(1, int(round(in_chs * se_ratio)))
+__all__ = ["RegNetBlock"]
 
 
 class RegNetBlock(nn.Module):
-    """1x1 conv to ``mid_chs``, grouped 3x3 conv (``groups``, ``stride``), optional SE whose
-    reduction is relative to ``in_chs``, 1x1 conv to ``out_chs`` without activation, drop path,
+    """1x1 conv to ``mid_chs``, grouped 3x3 conv (``groups``, ``stride``), optional SE on
+    ``mid_chs`` with reduced width ``se_chs``, 1x1 conv to ``out_chs`` without activation, drop path,
     residual sum with a projection shortcut when the shape changes, activation."""
 
     def __init__(
@@ -34,7 +31,7 @@ class RegNetBlock(nn.Module):
         *,
         mid_chs: int,
         groups: int = 1,
-        se_ratio: float = 0.0,
+        se_chs: int = 0,
         norm_layer: ModuleFactory = nn.BatchNorm2d,
         act_layer: ModuleFactory = nn.ReLU,
         drop_path: float = 0.0,
@@ -43,8 +40,10 @@ class RegNetBlock(nn.Module):
         kw = dict(norm_layer=norm_layer)
         self.conv1 = ConvNormAct(in_chs, mid_chs, 1, act_layer=act_layer, **kw)
         self.conv2 = ConvNormAct(mid_chs, mid_chs, 3, stride, groups, act_layer=act_layer, **kw)
+        if isinstance(se_chs, bool) or not isinstance(se_chs, int) or se_chs < 0:
+            raise ValueError(f"se_chs={se_chs!r} must be a non-negative integer (0 = no SE)")
         # timm: SEModule(bottleneck_chs, rd_channels=round(in_chs * se_ratio), act_layer=block act)
-        self.se = SqueezeExcite(mid_chs, se_width(in_chs, se_ratio), act_layer=act_layer) if se_ratio > 0 else None
+        self.se = SqueezeExcite(mid_chs, se_chs, act_layer=act_layer) if se_chs else None
         self.conv3 = ConvNormAct(mid_chs, out_chs, 1, act_layer=None, **kw)
         self.shortcut = (
             ConvNormAct(in_chs, out_chs, 1, stride, act_layer=None, **kw) if stride != 1 or in_chs != out_chs else None

@@ -3,7 +3,9 @@
 al., "Squeeze-and-Excitation Networks", CVPR 2018), ResNet-D (He et al., "Bag of Tricks", CVPR
 2019) and ResNet-RS (Bello et al., "Revisiting ResNets", NeurIPS 2021).
 
-Numerically the blocks of ``timm.models.resnet`` (same op order, same SE rounding).  Children:
+Numerically the blocks of ``timm.models.resnet`` (same op order).  The SE's reduced width is an
+explicit argument ``se_chs`` (0 = no SE); its rounding rule lives once, in
+``designspace.complexity.residual.se_width``, which the builder and the counter both use.  Children:
 ``conv1``, ``conv2`` (, ``conv3``) conv-norm-act (the last one without activation), ``se``
 (squeeze-excitation on the block output, or ``None``), ``shortcut`` (``None`` = identity),
 ``drop_path`` and the final ``act`` after the residual sum.
@@ -15,13 +17,7 @@ from torch import nn
 
 from .layers import ConvNormAct, DropPath, ModuleFactory, SqueezeExcite
 
-__all__ = ["BasicBlock", "Bottleneck", "make_shortcut", "se_width"]
-
-
-def se_width(chs: int, ratio: float, divisor: int = 8) -> int:
-    """Reduced width of timm's ``SEModule(chs, rd_ratio=ratio)``:
-    ``make_divisible(chs * ratio, 8, round_limit=0)`` (round to nearest multiple, at least 8)."""
-    return max(divisor, int(chs * ratio + divisor / 2) // divisor * divisor)
+__all__ = ["BasicBlock", "Bottleneck", "make_shortcut"]
 
 
 def make_shortcut(
@@ -51,10 +47,12 @@ class _Residual(nn.Module):
     se: nn.Module | None
     shortcut: nn.Module | None
 
-    def _tail(self, out_chs: int, in_chs: int, stride: int, se_ratio: float, shortcut: str,
+    def _tail(self, out_chs: int, in_chs: int, stride: int, se_chs: int, shortcut: str,
               norm_layer: ModuleFactory, act_layer: ModuleFactory, drop_path: float) -> None:
+        if isinstance(se_chs, bool) or not isinstance(se_chs, int) or se_chs < 0:
+            raise ValueError(f"se_chs={se_chs!r} must be a non-negative integer (0 = no SE)")
         # timm's create_attn('se', chs) builds its SE with its own default ReLU, whatever the block act.
-        self.se = SqueezeExcite(out_chs, se_width(out_chs, se_ratio), act_layer=nn.ReLU) if se_ratio > 0 else None
+        self.se = SqueezeExcite(out_chs, se_chs, act_layer=nn.ReLU) if se_chs else None
         self.shortcut = make_shortcut(in_chs, out_chs, stride, shortcut, norm_layer)
         self.drop_path = DropPath(drop_path)
         self.act = act_layer(inplace=True)
@@ -72,7 +70,8 @@ class _Residual(nn.Module):
 
 
 class BasicBlock(_Residual):
-    """Two 3x3 conv-norm (the first strided), optional SE, residual sum, activation."""
+    """Two 3x3 conv-norm (the first strided), optional SE (reduced width ``se_chs``), residual sum,
+    activation."""
 
     def __init__(
         self,
@@ -80,7 +79,7 @@ class BasicBlock(_Residual):
         out_chs: int,
         stride: int = 1,
         *,
-        se_ratio: float = 0.0,
+        se_chs: int = 0,
         shortcut: str = "conv",
         norm_layer: ModuleFactory = nn.BatchNorm2d,
         act_layer: ModuleFactory = nn.ReLU,
@@ -89,7 +88,7 @@ class BasicBlock(_Residual):
         super().__init__()
         self.conv1 = ConvNormAct(in_chs, out_chs, 3, stride, norm_layer=norm_layer, act_layer=act_layer)
         self.conv2 = ConvNormAct(out_chs, out_chs, 3, 1, norm_layer=norm_layer, act_layer=None)
-        self._tail(out_chs, in_chs, stride, se_ratio, shortcut, norm_layer, act_layer, drop_path)
+        self._tail(out_chs, in_chs, stride, se_chs, shortcut, norm_layer, act_layer, drop_path)
 
     def zero_init_last(self) -> None:
         """Zero the last norm's scale so the block starts as its shortcut (Goyal et al. 2017)."""
@@ -101,7 +100,7 @@ class BasicBlock(_Residual):
 
 class Bottleneck(_Residual):
     """1x1 conv to ``mid_chs``, grouped 3x3 conv (strided), 1x1 conv to ``out_chs`` (no act),
-    optional SE relative to ``out_chs``, residual sum, activation."""
+    optional SE on ``out_chs`` (reduced width ``se_chs``), residual sum, activation."""
 
     def __init__(
         self,
@@ -111,7 +110,7 @@ class Bottleneck(_Residual):
         *,
         mid_chs: int,
         groups: int = 1,
-        se_ratio: float = 0.0,
+        se_chs: int = 0,
         shortcut: str = "conv",
         norm_layer: ModuleFactory = nn.BatchNorm2d,
         act_layer: ModuleFactory = nn.ReLU,
@@ -122,7 +121,7 @@ class Bottleneck(_Residual):
         self.conv1 = ConvNormAct(in_chs, mid_chs, 1, act_layer=act_layer, **kw)
         self.conv2 = ConvNormAct(mid_chs, mid_chs, 3, stride, groups, act_layer=act_layer, **kw)
         self.conv3 = ConvNormAct(mid_chs, out_chs, 1, act_layer=None, **kw)
-        self._tail(out_chs, in_chs, stride, se_ratio, shortcut, norm_layer, act_layer, drop_path)
+        self._tail(out_chs, in_chs, stride, se_chs, shortcut, norm_layer, act_layer, drop_path)
 
     def zero_init_last(self) -> None:
         """Zero the last norm's scale so the block starts as its shortcut (Goyal et al. 2017)."""

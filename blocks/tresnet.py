@@ -8,13 +8,10 @@ Architecture", WACV 2021), numerically equal to ``timm.models.tresnet``.
 * :class:`TResNetBasic`, :class:`TResNetBottleneck` - the residual blocks with SE placed as in the
   paper (Sec. 3.3): after the second conv of both blocks, so on the *inner* width of a bottleneck.
 
-Squeeze-excitation width, for both blocks (timm: ``max(planes * expansion // 4, 64)`` for the
-basic block, ``max(planes * expansion // 8, 64)`` for the bottleneck)::
-
-    rd = max(floor(out_chs * se_ratio), 64)        (se_ratio == 0: no SE module)
-
-i.e. it is relative to the block's *output* width, with a floor of :data:`SE_MIN_WIDTH` channels;
-TResNet's published models use ``se_ratio = 1/4`` (basic) and ``1/8`` (bottleneck).
+The squeeze-excitation's reduced width is the explicit argument ``se_chs`` (0 = no SE).  Its rule
+(timm: ``max(planes * expansion // 4, 64)`` for the basic block, ``// 8`` for the bottleneck, i.e.
+``max(floor(out_chs * se_ratio), 64)``) lives once, in ``designspace.complexity.tresnet.se_width``,
+which the builder and the counter both use.
 
 Activations as in timm: ``act_layer`` (TResNet: leaky ReLU, slope 1e-3) follows the convs of the
 residual branch; the activation after the residual addition and the one inside SE are ReLU.
@@ -35,23 +32,8 @@ from .layers import ConvNormAct, DropPath, ModuleFactory, SqueezeExcite
 
 __all__ = [
     "SpaceToDepth", "BlurPool", "SpaceToDepthStem", "TResNetBasic", "TResNetBottleneck",
-    "tresnet_se_width", "tresnet_stem_act", "SE_MIN_WIDTH",
+    "tresnet_stem_act",
 ]
-
-#: lower bound of TResNet's SE reduction width (timm ``max(..., 64)``)
-SE_MIN_WIDTH = 64
-
-
-def tresnet_se_width(out_chs: int, se_ratio: float) -> int:
-    """SE reduction width of a TResNet block: ``max(floor(out_chs * se_ratio), 64)``; 0 = no SE.
-
-    The ``1e-9`` absorbs binary rounding (``0.29 * 100 == 28.999...``); it is exact for the
-    published ratios.  Mirrored by ``designspace.complexity.tresnet``.
-    """
-    if se_ratio <= 0:
-        return 0
-    return max(math.floor(out_chs * se_ratio + 1e-9), SE_MIN_WIDTH)
-
 
 def tresnet_stem_act(act_layer: ModuleFactory) -> ModuleFactory:
     """The stem activation that goes with a network activation.
@@ -162,31 +144,30 @@ def _downsample(in_chs: int, out_chs: int, stride: int, shortcut: str,
     return nn.Sequential(*layers)
 
 
-def _check(in_chs: int, out_chs: int, stride: int, se_ratio: float) -> None:
+def _check(in_chs: int, out_chs: int, stride: int, se_chs: int) -> None:
     for name, v in (("in_chs", in_chs), ("out_chs", out_chs)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name}={v!r} must be a positive integer")
     if stride not in (1, 2):
         raise ValueError(f"stride={stride!r} must be 1 or 2")
-    if not 0.0 <= se_ratio < 1.0:
-        raise ValueError(f"se_ratio={se_ratio!r} must be in [0, 1)")
+    if isinstance(se_chs, bool) or not isinstance(se_chs, int) or se_chs < 0:
+        raise ValueError(f"se_chs={se_chs!r} must be a non-negative integer (0 = no SE)")
 
 
 class TResNetBasic(nn.Module):
     """3x3 conv-bn-act (stride, anti-aliased), 3x3 conv-bn, SE, + shortcut, ReLU (timm BasicBlock)."""
 
-    def __init__(self, in_chs: int, out_chs: int, stride: int = 1, *, se_ratio: float = 0.25,
+    def __init__(self, in_chs: int, out_chs: int, stride: int = 1, *, se_chs: int = 0,
                  anti_alias: bool = True, shortcut: str = "avgpool",
                  norm_layer: ModuleFactory = nn.BatchNorm2d,
                  act_layer: ModuleFactory = partial(nn.LeakyReLU, negative_slope=1e-3),
                  drop_path: float = 0.0):
         super().__init__()
-        _check(in_chs, out_chs, stride, se_ratio)
+        _check(in_chs, out_chs, stride, se_chs)
         self.downsample = _downsample(in_chs, out_chs, stride, shortcut, norm_layer)
         self.conv1 = _conv_aa(in_chs, out_chs, 3, stride, anti_alias, norm_layer, act_layer)
         self.conv2 = ConvNormAct(out_chs, out_chs, 3, norm_layer=norm_layer, act_layer=None)
-        rd = tresnet_se_width(out_chs, se_ratio)
-        self.se = SqueezeExcite(out_chs, rd) if rd else None
+        self.se = SqueezeExcite(out_chs, se_chs) if se_chs else None
         self.drop_path = DropPath(drop_path)
         self.act = nn.ReLU(inplace=True)
 
@@ -208,20 +189,19 @@ class TResNetBottleneck(nn.Module):
     + shortcut, ReLU (timm Bottleneck; TResNet's published models use ``mid_chs = out_chs / 4``)."""
 
     def __init__(self, in_chs: int, out_chs: int, stride: int = 1, *, mid_chs: int | None = None,
-                 se_ratio: float = 0.125, anti_alias: bool = True, shortcut: str = "avgpool",
+                 se_chs: int = 0, anti_alias: bool = True, shortcut: str = "avgpool",
                  norm_layer: ModuleFactory = nn.BatchNorm2d,
                  act_layer: ModuleFactory = partial(nn.LeakyReLU, negative_slope=1e-3),
                  drop_path: float = 0.0):
         super().__init__()
-        _check(in_chs, out_chs, stride, se_ratio)
+        _check(in_chs, out_chs, stride, se_chs)
         mid = out_chs // 4 if mid_chs is None else mid_chs
         if isinstance(mid, bool) or not isinstance(mid, int) or mid < 1:
             raise ValueError(f"mid_chs={mid_chs!r} must be a positive integer")
         self.downsample = _downsample(in_chs, out_chs, stride, shortcut, norm_layer)
         self.conv1 = ConvNormAct(in_chs, mid, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.conv2 = _conv_aa(mid, mid, 3, stride, anti_alias, norm_layer, act_layer)
-        rd = tresnet_se_width(out_chs, se_ratio)
-        self.se = SqueezeExcite(mid, rd) if rd else None
+        self.se = SqueezeExcite(mid, se_chs) if se_chs else None
         self.conv3 = ConvNormAct(mid, out_chs, 1, norm_layer=norm_layer, act_layer=None)
         self.drop_path = DropPath(drop_path)
         self.act = nn.ReLU(inplace=True)

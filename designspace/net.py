@@ -59,8 +59,10 @@ def _stem(stem: StemSpec, in_chans: int, act: ModuleFactory, norm: ModuleFactory
 def _basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.residual import BasicBlock
 
+    from .complexity.residual import se_width
+
     return BasicBlock(
-        in_chs, st.width, stride=stride, se_ratio=st.se_ratio, shortcut=st.shortcut,
+        in_chs, st.width, stride=stride, se_chs=se_width(st.width, st.se_ratio), shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
@@ -68,9 +70,11 @@ def _basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Mod
 def _bottleneck(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.residual import Bottleneck
 
+    from .complexity.residual import se_width
+
     return Bottleneck(
         in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, groups=st.groups,
-        se_ratio=st.se_ratio, shortcut=st.shortcut,
+        se_chs=se_width(st.width, st.se_ratio), shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
@@ -78,9 +82,11 @@ def _bottleneck(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> n
 def _regnet(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.regnet import RegNetBlock
 
+    from .complexity.regnet import regnet_se_width
+
     return RegNetBlock(
         in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, groups=st.groups,
-        se_ratio=st.se_ratio, norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
+        se_chs=regnet_se_width(in_chs, st.se_ratio, st.bottleneck_width), norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
 
@@ -110,8 +116,10 @@ def _mbconv(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Mo
 def _tresnet_basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.tresnet import TResNetBasic
 
+    from .complexity.tresnet import se_width
+
     return TResNetBasic(
-        in_chs, st.width, stride=stride, se_ratio=st.se_ratio, anti_alias=st.anti_alias, shortcut=st.shortcut,
+        in_chs, st.width, stride=stride, se_chs=se_width(st.width, st.se_ratio), anti_alias=st.anti_alias, shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )
 
@@ -119,8 +127,10 @@ def _tresnet_basic(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -
 def _tresnet_bottleneck(st: StageSpec, in_chs: int, stride: int, ctx: BlockContext) -> nn.Module:
     from blocks.tresnet import TResNetBottleneck
 
+    from .complexity.tresnet import se_width
+
     return TResNetBottleneck(
-        in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, se_ratio=st.se_ratio,
+        in_chs, st.width, stride=stride, mid_chs=st.bottleneck_width, se_chs=se_width(st.width, st.se_ratio),
         anti_alias=st.anti_alias, shortcut=st.shortcut,
         norm_layer=ctx.norm, act_layer=ctx.act, drop_path=ctx.drop_path,
     )

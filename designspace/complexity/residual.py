@@ -8,8 +8,13 @@ from .counter import Counter
 
 
 def se_width(chs: int, ratio: float, divisor: int = 8) -> int:
-    """timm's SE reduced width, ``make_divisible(chs * ratio, 8, round_limit=0)``
-    (the same formula as ``blocks.residual.se_width``, kept here so counting needs no torch)."""
+    """SE reduced width of a residual block of output width ``chs``; 0 when ``ratio`` is 0 (no SE).
+
+    timm's ``SEModule(chs, rd_ratio=ratio)``: ``make_divisible(chs * ratio, 8, round_limit=0)``
+    (nearest multiple of 8, at least 8).  The one copy of the rule: ``designspace.build`` passes
+    it to ``blocks.residual`` as ``se_chs``, and the counter below uses it."""
+    if ratio <= 0:
+        return 0
     return max(divisor, int(chs * ratio + divisor / 2) // divisor * divisor)
 
 

@@ -8,7 +8,8 @@ fvcore sees the built module:
   constant filter (a buffer): it counts ``C * 9 * H' * W'`` flops and ``C * H' * W'`` acts, no
   parameters.  Its reflect padding of 1 gives the output size of a zero-padded 3x3 stride-2 conv.
 * The avg-pool shortcut pools in ceil mode (so odd maps give ``ceil(H / 2)``, like the blur).
-* SE width: ``max(floor(width * se_ratio), 64)`` (see :func:`blocks.tresnet.tresnet_se_width`).
+* SE width: ``max(floor(width * se_ratio), 64)`` (:func:`se_width`, the one copy of the rule,
+  which ``designspace.build`` passes to the blocks as ``se_chs``).
 """
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from ..spec import StageSpec, StemSpec
 from . import register_block, register_stem
 from .counter import Counter
 
-#: lower bound of TResNet's SE reduction width (timm ``max(..., 64)``); = blocks.tresnet.SE_MIN_WIDTH
+#: lower bound of TResNet's SE reduction width (timm ``max(..., 64)``)
 SE_MIN_WIDTH = 64
 
 
 def se_width(width: int, se_ratio: float) -> int:
-    """SE reduction width of a TResNet block of output ``width``; 0 means no SE."""
+    """SE reduction width of a TResNet block of output ``width``; 0 means no SE.
+
+    The ``1e-9`` absorbs binary rounding (``0.29 * 100 == 28.999...``); it is exact for the
+    published ratios (1/4 for the basic block, 1/8 for the bottleneck)."""
     if se_ratio <= 0:
         return 0
     return max(math.floor(width * se_ratio + 1e-9), SE_MIN_WIDTH)

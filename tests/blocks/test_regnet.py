@@ -11,7 +11,8 @@ from timm.models.regnet import Bottleneck as TimmBlock
 from torch import nn
 
 from blocks.layers import DropPath
-from blocks.regnet import RegNetBlock, se_width
+from blocks.regnet import RegNetBlock
+from designspace.complexity.regnet import regnet_se_width
 
 # (in_chs, out_chs, stride, bottleneck ratio b, group width, se_ratio, act)
 CASES = [
@@ -38,7 +39,8 @@ def test_block_equals_timm(case):
     mid = int(out_chs / b)
     ref = TimmBlock(in_chs, out_chs, stride, bottle_ratio=1.0 / b, group_size=gw, se_ratio=se,
                     act_layer=act).eval()
-    ours = RegNetBlock(in_chs, out_chs, stride, mid_chs=mid, groups=mid // gw, se_ratio=se, act_layer=act).eval()
+    ours = RegNetBlock(in_chs, out_chs, stride, mid_chs=mid, groups=mid // gw, se_chs=regnet_se_width(in_chs, se, mid),
+                       act_layer=act).eval()
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         _randomize_bn(ref, g)
@@ -52,13 +54,17 @@ def test_block_equals_timm(case):
     assert (a - r).abs().max().item() <= 1e-5
 
 
-@pytest.mark.parametrize("in_chs, ratio", [(24, 0.25), (56, 0.25), (30, 0.25), (10, 0.25), (368, 0.25), (8, 0.05)])
-def test_se_width_is_round_of_input_width(in_chs, ratio):
-    # timm: int(round(in_chs * se_ratio)) (Python's round half to even); never zero here
-    expected = max(1, int(round(in_chs * ratio)))
-    assert se_width(in_chs, ratio) == expected
-    block = RegNetBlock(in_chs, 48, 1, mid_chs=48, groups=6, se_ratio=ratio)
-    assert block.se.fc1.out_channels == expected and block.se.fc1.in_channels == 48
+@pytest.mark.parametrize("in_chs, ratio", [
+    (24, 0.25), (56, 0.25), (30, 0.25), (10, 0.25), (368, 0.25),
+    (8, 0.05), (3, 0.1),  # round() gives 0: timm falls back to its SE default
+])
+def test_se_width_is_timms(in_chs, ratio):
+    # oracle: the SE that timm's RegNet block builds for this input width and ratio
+    ref = TimmBlock(in_chs, 48, 1, bottle_ratio=1.0, group_size=8, se_ratio=ratio)
+    assert regnet_se_width(in_chs, ratio, 48) == ref.se.fc1.out_channels
+    block = RegNetBlock(in_chs, 48, 1, mid_chs=48, groups=6, se_chs=regnet_se_width(in_chs, ratio, 48))
+    assert block.se.fc1.out_channels == ref.se.fc1.out_channels and block.se.fc1.in_channels == 48
+    assert regnet_se_width(in_chs, 0.0, 48) == 0
 
 
 def test_no_se_and_identity_shortcut_when_shape_kept():

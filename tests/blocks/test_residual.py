@@ -13,8 +13,9 @@ from hypothesis import given, settings, strategies as hs
 from timm.layers import SEModule
 from timm.models import resnet as tr
 
-from blocks.residual import BasicBlock, Bottleneck, make_shortcut, se_width
+from blocks.residual import BasicBlock, Bottleneck, make_shortcut
 from blocks.stems import ResNetStem
+from designspace.complexity.residual import se_width
 from designspace.interop import map_key
 
 
@@ -74,7 +75,7 @@ def test_bottleneck_equals_timm(in_chs, planes, stride, card, base, se, avg, siz
     ref = tr.Bottleneck(in_chs, planes, stride, _timm_downsample(in_chs, planes * 4, stride, avg),
                         cardinality=card, base_width=base, attn_layer=attn)
     mid = int(planes * base / 64) * card
-    ours = Bottleneck(in_chs, planes * 4, stride, mid_chs=mid, groups=card, se_ratio=se,
+    ours = Bottleneck(in_chs, planes * 4, stride, mid_chs=mid, groups=card, se_chs=se_width(planes * 4, se),
                       shortcut="avgpool" if avg else "conv")
     assert ours.conv2.conv.groups == ref.conv2.groups
     _compare(ours, ref, in_chs, size)
@@ -89,7 +90,7 @@ def test_bottleneck_equals_timm(in_chs, planes, stride, card, base, se, avg, siz
 def test_basic_block_equals_timm(in_chs, planes, stride, se, avg, size):
     attn = partial(SEModule, rd_ratio=se) if se else None
     ref = tr.BasicBlock(in_chs, planes, stride, _timm_downsample(in_chs, planes, stride, avg), attn_layer=attn)
-    ours = BasicBlock(in_chs, planes, stride, se_ratio=se, shortcut="avgpool" if avg else "conv")
+    ours = BasicBlock(in_chs, planes, stride, se_chs=se_width(planes, se), shortcut="avgpool" if avg else "conv")
     _compare(ours, ref, in_chs, size)
 
 
