@@ -113,8 +113,6 @@ def anynet_a_vs_e() -> None:
 
 
 def regnetx_digits_100() -> None:
-    import numpy as np
-
     from analysis import figures, fit
 
     folder = HERE / "regnetx_digits_100"
@@ -142,8 +140,14 @@ def regnetx_digits_100() -> None:
     for (_, r), (_, f) in zip(best.iterrows(), fits.iterrows()):
         lines.append(f"| {r['error']:.4f} | ({r['w0']:g}, {r['wa']:g}, {r['wm']:g}, {int(r['depth'])}) | "
                      f"({f['w0']:g}, {f['wa']:g}, {f['wm']:g}) | {bool(f['exact'])} | {f['e_fit']:.3g} |")
-    rho = np.corrcoef(sampled["depth"], sampled["error"])[0, 1] if "depth" in sampled else float("nan")
-    lines += ["", f"Pearson correlation of depth and error over all {len(sampled)} models: {rho:+.3f}."]
+    from scipy import stats as sps
+
+    lines += ["", f"## Rank correlation of each parameter with error (all {len(sampled)} sampled models)", "",
+              "| parameter | Spearman rho | p-value |", "|---|---|---|"]
+    for p in ("depth", "w0", "wa", "wm", "group_width", "flops", "params"):
+        if p in sampled:
+            r = sps.spearmanr(sampled[p], sampled["error"])
+            lines.append(f"| {p} | {r.statistic:+.3f} | {r.pvalue:.3f} |")
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
