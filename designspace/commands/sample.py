@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flops", help="keep models with flops in LO:HI, e.g. 360M:400M, :1G, 2G: (K, M, G suffixes)")
     p.add_argument("--params", help="keep models with a parameter count in LO:HI, e.g. :10M")
     p.add_argument("--acts", help="keep models with activations in LO:HI")
-    p.add_argument("--resolution", help="N fixes the input resolution of every model (e.g. 32); LO:HI keeps models whose sampled resolution lies in it")
+    p.add_argument("--resolution", help="N fixes the input resolution of every model (e.g. 32; for efficientnet_scaling, the base "
+                   "resolution it scales); LO:HI keeps models whose sampled resolution lies in it")
     p.add_argument("--num-classes", help="classifier outputs (default 1000; e.g. 10 for CIFAR-10)")
     p.add_argument("--sampler", default="random", help="random (default) or sobol (scrambled, scipy.stats.qmc)")
     p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, ClassVar, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -69,7 +69,12 @@ class Space:
 
     ``resolution`` (when not ``None``) fixes the input resolution of every spec, replacing a
     resolution the space would otherwise sample or derive; ``num_classes`` sets the classifier.
+    A space whose class sets ``scales_resolution = True`` treats ``resolution`` as the *base*
+    resolution that its scaling rule grows: its specs carry their own resolution, and a study
+    trains each at that resolution.
     """
+
+    scales_resolution: ClassVar[bool] = False
 
     name: str = ""
     title: str = ""
@@ -103,6 +108,26 @@ class Space:
             changes["resolution"] = resolution
         if num_classes is not None:
             changes["num_classes"] = num_classes
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def with_options(self, options: Mapping[str, Any]) -> "Space":
+        """A copy with some of the space's scalar settings changed (e.g. ``base_width`` of
+        ``efficientnet_scaling``, ``se_ratio`` of ``regnet``); raises :class:`SpaceError` naming
+        an unknown option or a value of the wrong type.  Domains of the free parameters and the
+        identity fields (name, resolution, classes) are not options."""
+        fixed = ("name", "title", "reference", "resolution", "num_classes")
+        allowed = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                   if f.name not in fixed and isinstance(getattr(self, f.name), (bool, int, float, str))}
+        changes: dict[str, Any] = {}
+        for k, v in options.items():
+            if k not in allowed:
+                raise SpaceError(f"{k}={v!r} is not an option of space {self.name} "
+                                 f"(options: {', '.join(sorted(allowed)) or 'none'})")
+            cur = allowed[k]
+            numeric = isinstance(cur, float) and isinstance(v, int) and not isinstance(v, bool)
+            if type(v) is not type(cur) and not numeric:
+                raise SpaceError(f"{k}={v!r} must be a {type(cur).__name__}, like the default {cur!r}")
+            changes[k] = float(v) if numeric else v
         return dataclasses.replace(self, **changes) if changes else self
 
     @property

@@ -22,6 +22,13 @@
   depth/width coefficients ``alpha >= 1, beta >= 1``; ``gamma`` is set so that
   ``alpha * beta**2 * gamma**2 = 2`` (rounded to 4 decimals), draws with ``alpha * beta**2 > 2``
   are outside the space; the resolution is ``224 * gamma**phi``.
+* **EfficientNet scaling** (Tan & Le, ICML 2019, Sec. 3.3 and Fig. 3/8): one base network
+  (``base_width``, ``base_depth`` multipliers of B0 at ``base_resolution``) scaled by ``phi`` along
+  one ``scaling`` method, each growing FLOPs by about ``2 ** phi``: ``compound`` (depth
+  ``alpha**phi``, width ``beta**phi``, resolution ``gamma**phi``), ``width`` (``sqrt(2)**phi``),
+  ``depth`` (``2**phi``) or ``resolution`` (``sqrt(2)**phi``).  The space's resolution, when
+  set (``--resolution``, a study's data set), is the *base* resolution; every spec carries its
+  own scaled one (:attr:`Space.scales_resolution`).
 * **ResNet-RS** (Bello et al., NeurIPS 2021, Sec. 7): depth x width multiplier x resolution;
   the width multiplier scales every stage width (the stem is kept).
 * **ResNet / ResNeXt** (Radosavovic et al., "On Network Design Spaces for Visual Recognition",
@@ -40,11 +47,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..spec import NetSpec, SpecError, StageSpec, StemSpec
-from .base import Batch, Infeasible, Space
+from .base import Batch, Infeasible, Space, SpaceError
 from .domains import Choice, Domain, Float, Int
 from .tables import TableJSON, anynet_tables, regnet_tables, table_complexity, table_spec, table_valid
 
-__all__ = ["AnyNetX", "RegNet", "EfficientNet", "ResNetRS", "ResNeXt", "BUILTIN"]
+__all__ = ["AnyNetX", "RegNet", "EfficientNet", "EfficientNetScaling", "ResNetRS", "ResNeXt", "BUILTIN"]
 
 _REGNET_PAPER = "Radosavovic et al., Designing Network Design Spaces, CVPR 2020"
 _NDS_PAPER = "Radosavovic et al., On Network Design Spaces for Visual Recognition, ICCV 2019"
@@ -202,6 +209,60 @@ class EfficientNet(Space):
                                               dropout=self.dropout, num_classes=self.num_classes)
 
 
+#: the scaling methods of :class:`EfficientNetScaling`, compound first
+SCALINGS = ("compound", "width", "depth", "resolution")
+
+
+@dataclass(frozen=True)
+class EfficientNetScaling(Space):
+    scaling: Domain = Choice(SCALINGS)
+    phi: Domain = Float(0.0, 2.0, step=0.25)
+    base_width: float = 1.0
+    base_depth: float = 1.0
+    base_resolution: int = 224
+    alpha: float = 1.2
+    beta: float = 1.1
+    gamma: float = 1.15
+    dropout: float = 0.2
+    scales_resolution = True  # the configured resolution is the base; specs carry their own
+
+    def __post_init__(self) -> None:
+        for k in ("base_width", "base_depth"):
+            if not getattr(self, k) > 0:
+                raise SpaceError(f"{k}={getattr(self, k)!r} must be > 0")
+        for k in ("alpha", "beta", "gamma"):
+            if not getattr(self, k) >= 1:
+                raise SpaceError(f"{k}={getattr(self, k)!r} must be >= 1 (Tan & Le 2019, Eq. 3)")
+        if not self.base_resolution >= 32:
+            raise SpaceError(f"base_resolution={self.base_resolution!r} must be >= 32 (EfficientNet's total stride)")
+
+    @cached_property
+    def params(self) -> dict[str, Domain]:
+        return {"scaling": self.scaling, "phi": self.phi}
+
+    def multipliers(self, scaling: str, phi: float) -> tuple[float, float, int]:
+        """(width multiplier, depth multiplier, resolution) of ``scaling`` at ``phi``."""
+        w, d, r = self.base_width, self.base_depth, float(self.resolution or self.base_resolution)
+        if scaling == "compound":
+            w, d, r = w * self.beta**phi, d * self.alpha**phi, r * self.gamma**phi
+        elif scaling == "width":
+            w *= 2 ** (phi / 2)
+        elif scaling == "depth":
+            d *= 2**phi
+        elif scaling == "resolution":
+            r *= 2 ** (phi / 2)
+        else:
+            raise Infeasible(f"scaling={scaling!r} is not one of {', '.join(SCALINGS)}")
+        return w, d, int(math.floor(r + 0.5))
+
+    def build(self, p: Mapping[str, Any]) -> NetSpec:
+        from .. import families
+
+        w, d, r = self.multipliers(p["scaling"], float(p["phi"]))
+        return families.efficientnet(width_mult=w, depth_mult=d, resolution=r, dropout=self.dropout,
+                                     num_classes=self.num_classes)
+
+
 @dataclass(frozen=True)
 class ResNetRS(Space):
     depth: Domain = Choice((50, 101, 152, 200, 270, 350, 420))
@@ -274,6 +335,9 @@ BUILTIN: dict[str, Space] = {s.name: s for s in (
            reference=_REGNET_PAPER + ", Sec. 5", se_ratio=0.25),
     EfficientNet(name="efficientnet", title="EfficientNet compound scaling: phi, alpha, beta (gamma from a*b^2*g^2 = 2)",
                  reference="Tan & Le, EfficientNet, ICML 2019, Eq. 3"),
+    EfficientNetScaling(name="efficientnet_scaling",
+                        title="EfficientNet scaling of B0 by phi: compound vs width, depth or resolution alone",
+                        reference="Tan & Le, EfficientNet, ICML 2019, Sec. 3.3, Fig. 3 and 8"),
     ResNetRS(name="resnet_rs", title="ResNet-RS: depth x width multiplier x resolution",
              reference="Bello et al., Revisiting ResNets, NeurIPS 2021, Sec. 7"),
     ResNeXt(name="resnet", title="ResNet: per-stage depth and width, bottleneck ratio 4, dense 3x3",

@@ -16,7 +16,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -63,11 +63,12 @@ class Context:
     @property
     def space(self) -> Any:
         if self._space is None:
-            self._space = load_space(self.spec.space, self.resolution, self.num_classes)
+            self._space = load_space(self.spec.space, self.resolution, self.num_classes, self.spec.space_options)
         return self._space
 
     @property
     def dataset(self) -> Any:
+        """The study's data set at its resolution (the base resolution of a scaling space)."""
         if self._dataset is None:
             from search import data
 
@@ -75,6 +76,21 @@ class Context:
             self._dataset = data.load(opts.pop("name"), opts.pop("root", None),
                                       resolution=opts.pop("resolution", None), **opts)
         return self._dataset
+
+    def dataset_at(self, resolution: int) -> Any:
+        """The data set at ``resolution``: the study's own, or (for a space that scales the
+        resolution, e.g. ``efficientnet_scaling``) the same data loaded at the network's size,
+        loaded once per resolution and kept for the worker's later trials."""
+        if resolution == self.resolution:
+            return self.dataset
+        cache = self.extra.setdefault("_datasets", {})
+        if resolution not in cache:
+            from search import data
+
+            opts = dict(self.spec.dataset)
+            opts.pop("resolution", None)
+            cache[resolution] = data.load(opts.pop("name"), opts.pop("root", None), resolution=resolution, **opts)
+        return cache[resolution]
 
     @property
     def num_classes(self) -> int:
@@ -94,11 +110,13 @@ def load_trainer(name: str | None) -> Trainer:
     return getattr(importlib.import_module(mod), fn)
 
 
-def load_space(name: str, resolution: int, num_classes: int) -> Any:
-    """A built-in design space by name, or a custom space file (``.toml``), at the data's shape."""
+def load_space(name: str, resolution: int, num_classes: int, options: Mapping[str, Any] | None = None) -> Any:
+    """A built-in design space by name, or a custom space file (``.toml``), at the data's shape,
+    with the study's ``space_options``."""
     from designspace.spaces import get_space
 
-    return get_space(name, resolution=resolution, num_classes=num_classes)
+    space = get_space(name, resolution=resolution, num_classes=num_classes)
+    return space.with_options(options) if options else space
 
 
 def versions() -> dict[str, str]:
@@ -138,10 +156,14 @@ def draw(trial: "optuna.Trial", ctx: Context) -> tuple["NetSpec", str]:
         origin = f"space {ctx.spec.space}"
     from designspace import SpecError
 
+    # a space that scales the resolution (efficientnet_scaling) keeps each network's own; every
+    # other network, baselines included, runs at the data set's resolution
+    keep = origin.startswith("space") and getattr(ctx.space, "scales_resolution", False)
+    resolution = net.resolution if keep else ctx.resolution
     try:
-        return net.replace(num_classes=ctx.num_classes, resolution=ctx.resolution), origin
+        return net.replace(num_classes=ctx.num_classes, resolution=resolution), origin
     except SpecError as e:  # e.g. a network whose total stride exceeds the data set's resolution
-        raise Rejected(f"infeasible at resolution {ctx.resolution}: {e}") from None
+        raise Rejected(f"infeasible at resolution {resolution}: {e}") from None
 
 
 def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], seed: int) -> list[float]:
@@ -214,7 +236,7 @@ def real_trainer(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, flo
                   "images_per_s": s.images_per_s, "seconds": s.seconds})
 
     try:
-        res = train.fit(model, ctx.dataset, schedule, callback=callback, device=ctx.extra.get("device"), workers=0)
+        res = train.fit(model, ctx.dataset_at(net.resolution), schedule, callback=callback, device=ctx.extra.get("device"), workers=0)
     except train.TrainingDiverged as e:
         raise TrialFailed(f"diverged: {e}") from None
     except train.OutOfMemory as e:

@@ -5,6 +5,7 @@ A study spec is read and checked completely before anything runs; a bad value ra
 
     name = "regnetx_digits"
     space = "regnetx"                # a built-in space, or a custom space file (relative path)
+    space_options = {}               # scalar settings of a built-in space, e.g. {base_width = 0.5}
     n_trials = 12
     seed = 0
     objectives = ["error"]           # or ["error", "flops"]: a Pareto study
@@ -67,6 +68,7 @@ class StudySpec:
     space: str
     n_trials: int
     seed: int = 0
+    space_options: Mapping[str, Any] = field(default_factory=dict)
     objectives: tuple[str, ...] = ("error",)
     enqueue: tuple[str, ...] = ()
     constraints: Mapping[str, tuple[float, float]] = field(default_factory=dict)
@@ -98,7 +100,7 @@ class StudySpec:
         return self.path.with_suffix(".db")
 
 
-_TOP = {"name", "space", "n_trials", "seed", "objectives", "enqueue", "constraints", "dataset",
+_TOP = {"name", "space", "space_options", "n_trials", "seed", "objectives", "enqueue", "constraints", "dataset",
         "schedule", "sampler", "pruner", "workers"}
 
 
@@ -145,6 +147,16 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
 
         if space not in SPACES:
             raise bad("space", space, f"is neither a built-in space ({', '.join(SPACES)}) nor a .toml file")
+    space_options = dict(_table(raw.get("space_options", {}), "space_options", bad))
+    if space_options:
+        from designspace.spaces import SPACES, SpaceError
+
+        if space not in SPACES:
+            raise bad("space_options", space_options, "applies to built-in spaces only; a space file sets its own values")
+        try:
+            SPACES[space].with_options(space_options)
+        except SpaceError as e:
+            raise StudySpecError(f"{path}: space_options.{e}") from None
     n_trials = _int(raw["n_trials"], "n_trials", bad, lo=1)
     seed = _int(raw.get("seed", 0), "seed", bad, lo=0)
 
@@ -229,6 +241,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     retry = _int(w.get("max_retry", 3), "workers.max_retry", bad, lo=0)
 
     return StudySpec(path=path.resolve(), name=name, space=space, n_trials=n_trials, seed=seed,
+                     space_options=space_options,
                      objectives=tuple(objectives), enqueue=tuple(enqueue), constraints=constraints,
                      dataset=dataset, schedule=schedule, sampler=sampler, sampler_options=s_raw,
                      pruner=pruner, pruner_options=p_raw, heartbeat_interval=hb, grace_period=grace,

@@ -8,6 +8,7 @@ tables), scipy.stats (distributions), optuna (suggest).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -37,7 +38,9 @@ def test_records_lie_in_domains_and_match_count(name):
         assert spec.to_json() == r["spec"] and spec.id == r["id"]
         c = count(spec)
         assert (c.flops, c.params, c.acts) == (r["flops"], r["params"], r["acts"]), name
-        assert spec.resolution == r["resolution"] == 64
+        assert spec.resolution == r["resolution"]
+        # the configured resolution is fixed, or the base that a scaling space grows
+        assert spec.resolution >= 64 if sp.scales_resolution else spec.resolution == 64
 
 
 @pytest.mark.parametrize("name", ["anynetx_a", "anynetx_e", "regnetx", "regnety", "regnet", "resnext"])
@@ -117,6 +120,38 @@ def test_efficientnet_compound_constraint():
         assert abs(prod - 2) < 2e-3 and r["gamma"] >= 1
         assert r["resolution"] == math.floor(224 * r["gamma"] ** r["phi"] + 0.5)
         assert NetSpec.from_json(r["spec"]) == families.efficientnet_compound(r["phi"], r["alpha"], r["beta"], r["gamma"])
+
+
+def test_efficientnet_scaling_methods():
+    sp = get_space("efficientnet_scaling")
+    base = families.efficientnet()
+    for r in sample_records(sp, 60, seed=3, dedupe=False).records:
+        spec, phi = NetSpec.from_json(r["spec"]), r["phi"]
+        if r["scaling"] == "compound":  # oracle: the family's compound rule (Tan & Le, Eq. 3)
+            assert spec == families.efficientnet_compound(phi)
+        else:  # one dimension grows, the other two stay B0's
+            w, d, res = {"width": (2 ** (phi / 2), 1.0, 224), "depth": (1.0, 2 ** phi, 224),
+                         "resolution": (1.0, 1.0, int(224 * 2 ** (phi / 2) + 0.5))}[r["scaling"]]
+            assert spec == families.efficientnet(width_mult=w, depth_mult=d, resolution=res)
+        if phi == 0:
+            assert spec == base
+    # the configured resolution is the base one; options change the base network
+    small = get_space("efficientnet_scaling", resolution=64, num_classes=10).with_options({"base_width": 0.5, "base_depth": 1})
+    assert small.build({"scaling": "resolution", "phi": 2.0}) == families.efficientnet(0.5, 1.0, 128, num_classes=10)
+    assert small.build({"scaling": "depth", "phi": 1.0}).resolution == 64
+
+
+@pytest.mark.parametrize("options, needle", [
+    ({"base_widht": 0.5}, "base_widht=0.5 is not an option of space efficientnet_scaling"),
+    ({"base_width": "half"}, "base_width='half' must be a float"),
+    ({"base_width": 0}, "base_width=0.0 must be > 0"),
+    ({"alpha": 0.9}, "alpha=0.9 must be >= 1"),
+    ({"base_resolution": 16}, "base_resolution=16 must be >= 32"),
+    ({"phi": 3}, "phi=3 is not an option"),  # domains are not options
+])
+def test_space_options_are_checked(options, needle):
+    with pytest.raises(SpaceError, match=re.escape(needle)):
+        get_space("efficientnet_scaling").with_options(options)
 
 
 def test_resnet_rs_width_scales_stages():

@@ -30,6 +30,8 @@ from search.study.storage import Scrub  # noqa: E402
     ("constraints", {"flops": [5e6, 1e6]}, "constraints.flops=[5000000.0, 1000000.0]"),
     ("colour", "blue", "colour='blue'"),
     ("workers", {"heartbeat_interval": 5, "grace_period": 5}, "workers.grace_period=5"),
+    ("space_options", {"colour": 1}, "space_options.colour=1 is not an option of space regnetx"),
+    ("space_options", {"se_ratio": "big"}, "space_options.se_ratio='big' must be a float"),
 ])
 def test_bad_spec_names_the_key_and_runs_nothing(tmp_path: Path, key: str, value: object, needle: str) -> None:
     over = {} if key == "n_trials" else {key: value}
@@ -219,3 +221,28 @@ def test_shipped_study_specs_are_valid(path: Path) -> None:
     spec = load_spec(path)
     check_schedule(spec)
     assert spec.name == path.stem and spec.n_trials >= 1
+
+
+# ------------------------------------------------------------------- resolution-scaling spaces
+def test_scaling_space_trains_each_model_at_its_own_resolution(tmp_path: Path) -> None:
+    import test_study_helpers as h
+
+    from search import run_study
+
+    spec = tiny_spec(tmp_path / "sc.toml", "sc", 12, space="efficientnet_scaling", enqueue=["efficientnet_b0"],
+                     space_options={"base_width": 0.25, "base_depth": 0.25}, constraints={})
+    h.SEEN.clear()
+    run_study(spec, trainer="test_study_helpers:recording_trainer")
+    df = export_frame(spec)
+    done = df[(df.role == "counted") & (df.state == "COMPLETE")]
+    assert len(done) == 12 and len(h.SEEN) == 12
+    # every network got images of its own size: the base (dataset) 32 px or a scaled-up one
+    assert all(res == got for _, res, got in h.SEEN)
+    res = {sid: r for sid, r, _ in h.SEEN}
+    base = done[done.origin == "baseline efficientnet_b0"]
+    assert len(base) == 1 and res[base.spec_id.iloc[0]] == 32  # baselines run at the data's resolution
+    sampled = done[done.origin.str.startswith("space")]
+    for _, row in sampled.iterrows():  # resolution = round(32 * growth**phi) along the method's rule
+        growth = {"compound": 1.15, "resolution": 2 ** 0.5}.get(row.param_scaling, 1.0)
+        assert res[row.spec_id] == int(32 * growth ** row.param_phi + 0.5), (row.param_scaling, row.param_phi)
+    assert sampled.param_scaling.isin(["compound", "resolution"]).any()

@@ -81,3 +81,15 @@ def trained(ts: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial
     """Trials that went through training (not rejected draws, not surplus)."""
     return [t for t in ts if not t.system_attrs.get("designspace:rejected")
             and not t.system_attrs.get("designspace:surplus")]
+
+
+#: (spec id, network resolution, resolution of the images it got) per trial of recording_trainer
+SEEN: list[tuple[str, int, int]] = []
+
+
+def recording_trainer(net: Any, ctx: Any, on_epoch: Any, seed: int) -> dict[str, Any]:
+    """A stand-in trainer (run in-process) that records which data each network would train on."""
+    ds = ctx.dataset_at(net.resolution)
+    SEEN.append((net.id, net.resolution, int(ds.train_images.shape[-1])))
+    on_epoch({"epoch": 1, "val_error": 0.5, "train_loss": 1.0, "images_per_s": 0.0, "seconds": 0.0})
+    return {"device": "none", "seconds": 0.0, "images_per_s": 0.0}
