@@ -205,7 +205,7 @@ class Space:
         """Draw the free parameters through an Optuna trial and return the spec.
 
         The values the spec uses (after :meth:`canonical`) are stored in the trial's user
-        attribute ``"params"``.  Raises ``optuna.TrialPruned`` for an assignment outside the space.
+        attribute ``"space_params"`` (a study stores the spec's parameter count as ``"params"``).  Raises ``optuna.TrialPruned`` for an assignment outside the space.
         """
         raw = {name: dom.suggest(trial, name) for name, dom in self.params.items()}
         cols = self.canonical({k: np.asarray([v], dtype=object if isinstance(v, str) else None) for k, v in raw.items()})
@@ -219,7 +219,7 @@ class Space:
             import optuna
 
             raise optuna.TrialPruned(str(e)) from None
-        trial.set_user_attr("params", p)
+        trial.set_user_attr("space_params", p)
         return spec
 
     def contains(self, p: Mapping[str, Any]) -> bool:

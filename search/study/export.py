@@ -72,6 +72,11 @@ def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
         row["spec"] = t.user_attrs.get("spec")
         for p, v in t.params.items():
             row[f"param_{p}"] = v
+        # the values the network was built from, where the space canonicalised the draw (AnyNetX
+        # D/E sort widths and depths, group widths are capped, EfficientNet derives gamma)
+        sp = t.user_attrs.get("space_params")
+        for p, v in (sp.items() if isinstance(sp, dict) else ()):
+            row[f"param_{p}"] = v
         rows.append(row)
     df = pd.DataFrame(rows)
     if spec.multi_objective and len(df):

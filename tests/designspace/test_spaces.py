@@ -216,7 +216,7 @@ def test_suggest_draws_same_parameters(name):
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue
         assert set(trial.params) == set(sp.params)
-        p = trial.user_attrs["params"]
+        p = trial.user_attrs["space_params"]
         assert sp.contains(p) and sp.build(p) == spec
         study.tell(trial, 0.0)
         built += 1

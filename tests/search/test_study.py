@@ -1,6 +1,7 @@
 """Study specs, fault tolerance (SIGKILL, Ctrl-C, divergence), export and status, end to end on CPU."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -246,3 +247,19 @@ def test_scaling_space_trains_each_model_at_its_own_resolution(tmp_path: Path) -
         growth = {"compound": 1.15, "resolution": 2 ** 0.5}.get(row.param_scaling, 1.0)
         assert res[row.spec_id] == int(32 * growth ** row.param_phi + 0.5), (row.param_scaling, row.param_phi)
     assert sampled.param_scaling.isin(["compound", "resolution"]).any()
+
+
+def test_export_lists_the_parameters_the_network_was_built_from(tmp_path: Path) -> None:
+    # AnyNetX_E sorts the drawn depths and widths (non-decreasing): export lists the sorted ones
+    spec = tiny_spec(tmp_path / "e.toml", "e", 4, space="anynetx_e", constraints={})
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 0, r.stderr
+    df = export_frame(spec)
+    done = df[(df.role == "counted") & (df.state == "COMPLETE")]
+    assert len(done) == 4
+    for _, row in done.iterrows():
+        net = json.loads(row.spec)
+        assert [row[f"param_d{i}"] for i in range(1, 5)] == [s["depth"] for s in net["stages"]]
+        ws = [row[f"param_w{i}"] for i in range(1, 5)]  # before the group-width compatibility rounding
+        assert ws == sorted(ws)
+    assert (done.params > 1000).all()  # the parameter count, not the space's assignment
