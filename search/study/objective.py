@@ -58,6 +58,7 @@ class Context:
     trainer: Trainer
     _space: Any = None
     _dataset: Any = None
+    _rescaled: dict[int, Any] = field(default_factory=dict)  # data sets at other resolutions
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,11 +71,7 @@ class Context:
     def dataset(self) -> Any:
         """The study's data set at its resolution (the base resolution of a scaling space)."""
         if self._dataset is None:
-            from search import data
-
-            opts = dict(self.spec.dataset)
-            self._dataset = data.load(opts.pop("name"), opts.pop("root", None),
-                                      resolution=opts.pop("resolution", None), **opts)
+            self._dataset = self._load_dataset(self.spec.dataset.get("resolution"))
         return self._dataset
 
     def dataset_at(self, resolution: int) -> Any:
@@ -83,14 +80,16 @@ class Context:
         loaded once per resolution and kept for the worker's later trials."""
         if resolution == self.resolution:
             return self.dataset
-        cache = self.extra.setdefault("_datasets", {})
-        if resolution not in cache:
-            from search import data
+        if resolution not in self._rescaled:
+            self._rescaled[resolution] = self._load_dataset(resolution)
+        return self._rescaled[resolution]
 
-            opts = dict(self.spec.dataset)
-            opts.pop("resolution", None)
-            cache[resolution] = data.load(opts.pop("name"), opts.pop("root", None), resolution=resolution, **opts)
-        return cache[resolution]
+    def _load_dataset(self, resolution: int | None) -> Any:
+        from search import data
+
+        opts = dict(self.spec.dataset)
+        opts.pop("resolution", None)
+        return data.load(opts.pop("name"), opts.pop("root", None), resolution=resolution, **opts)
 
     @property
     def num_classes(self) -> int:
