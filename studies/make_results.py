@@ -191,7 +191,7 @@ def efficientnet_scaling() -> None:
                      f"{c.area:+.4f} | [{c.area_ci[0]:+.4f}, {c.area_ci[1]:+.4f}] | {c.verdict} |")
     # error against log2 flops within each method (least squares), for the trend with scale
     lines += ["", "## Error against scale within each method", "",
-              "| method | slope of median-free OLS error ~ log2(flops) | Spearman rho (error, flops) | p |", "|---|---|---|---|"]
+              "| method | least-squares slope of error on log2(flops) | Spearman rho (error, flops) | p |", "|---|---|---|---|"]
     from scipy import stats as sps
 
     for m, g in groups.items():
