@@ -205,7 +205,8 @@ class Space:
         """Draw the free parameters through an Optuna trial and return the spec.
 
         The values the spec uses (after :meth:`canonical`) are stored in the trial's user
-        attribute ``"space_params"`` (a study stores the spec's parameter count as ``"params"``).  Raises ``optuna.TrialPruned`` for an assignment outside the space.
+        attribute ``"space_params"`` (a study stores the spec's parameter count as ``"params"``).
+        Raises ``optuna.TrialPruned`` for an assignment outside the space.
         """
         raw = {name: dom.suggest(trial, name) for name, dom in self.params.items()}
         cols = self.canonical({k: np.asarray([v], dtype=object if isinstance(v, str) else None) for k, v in raw.items()})
