@@ -116,9 +116,10 @@ class Regime:
 class RegimeUnreachable(SpaceError):
     """Too few draws land in the regime to reach ``n`` within the draw budget."""
 
-    def __init__(self, message: str, found: int):
+    def __init__(self, message: str, found: int, detail: str = ""):
         super().__init__(message)
         self.found = found
+        self.detail = detail or message  # what was drawn and found, without the CLI's advice
 
 
 # ------------------------------------------------------------------------- spec JSON
@@ -251,7 +252,8 @@ def sample_records(
             if projected > budget:
                 break
     if out.accepted < n:
-        raise RegimeUnreachable(_unreachable_message(out, n, budget, np.concatenate(tested) if tested else None), out.accepted)
+        detail = _unreachable_message(out, n, budget, np.concatenate(tested) if tested else None)
+        raise RegimeUnreachable(f"{detail}. Widen the regime, lower --n, or raise --budget", out.accepted, detail)
     return out
 
 
@@ -265,5 +267,4 @@ def _unreachable_message(out: SampleResult, n: int, budget: int, flops: np.ndarr
         seen = (f"; the space's models drawn had flops {format_count(q[0])} (5%), {format_count(q[1])} (median), "
                 f"{format_count(q[2])} (95%)")
     return (f"found {out.accepted} of {n} models in the regime ({out.regime}) after {out.drawn:,} draws from "
-            f"{out.space.name} (acceptance {100 * rate:.3g}%); {need}{seen}. "
-            f"Widen the regime, lower --n, or raise --budget")
+            f"{out.space.name} (acceptance {100 * rate:.3g}%); {need}{seen}")

@@ -10,6 +10,13 @@ saw every admitted one before it: at most ``n_trials`` are admitted, however man
 A worker stops when ``n_trials`` slots exist and each one's latest trial is finished; while
 another worker's trial runs it waits, so a killed worker's trial is failed (heartbeat
 silent for ``grace_period``) and retried before the study ends.
+
+Random sampling draws inside the regime.  With ``sampler = "random"`` a worker first draws an
+assignment with the space's own vectorised rejection sampler (:func:`designspace.spaces.sample_records`,
+the same draw as ``designspace sample``: uniform over the space's domains, kept only inside the
+space and the study's constraints) and enqueues it as the next trial.  The distribution is the
+one that drawing through Optuna and rejecting gives, without recording (and paying a storage
+round-trip for) every rejected draw: a RegNetX study at 3-9 MF keeps about 1 draw in 45.
 """
 from __future__ import annotations
 
@@ -102,6 +109,45 @@ def open_study(spec: StudySpec, url: str, worker: int = 0, storage: Any = None) 
     return study
 
 
+class RegimeDraws:
+    """Assignments from the space's vectorised sampler, inside the study's regime, handed out one
+    at a time from batches of :attr:`BATCH` (independent draws, duplicates allowed as in the
+    draw-and-reject loop; a batch costs about what one accepted draw does)."""
+
+    BATCH = 16
+
+    def __init__(self, spec: StudySpec, ctx: Context, worker: int):
+        from designspace.spaces import Regime
+
+        self.spec, self.ctx, self.worker, self.batches = spec, ctx, worker, 0
+        self.regime = Regime(**{k: (lo, hi) for k, (lo, hi) in spec.constraints.items()})
+        self.ready: list[dict[str, Any]] = []
+
+    def __call__(self, n_existing: int) -> dict[str, Any]:
+        """Parameters of one accepted draw (seeded by the study seed, the worker and progress)."""
+        if not self.ready:
+            self.ready = self._batch(n_existing)
+        return self.ready.pop()
+
+    def _batch(self, n_existing: int) -> list[dict[str, Any]]:
+        import numpy as np
+
+        from designspace.spaces import RegimeUnreachable, sample_records
+
+        self.batches += 1
+        seed = int(np.random.SeedSequence([self.spec.seed, self.worker, n_existing, self.batches]).generate_state(1)[0])
+        for n in (self.BATCH, 1):  # a regime too narrow for a batch may still give one
+            try:
+                recs = sample_records(self.ctx.space, n, seed=seed, regime=self.regime, dedupe=False).records
+                break
+            except RegimeUnreachable as e:
+                if n == 1:
+                    raise RuntimeError(f"{self.spec.path}: the [constraints] are out of reach: {e.detail}; "
+                                       "widen them") from None
+        names = list(self.ctx.space.params)
+        return [{k: (r[k].item() if hasattr(r[k], "item") else r[k]) for k in names} for r in reversed(recs)]
+
+
 def enqueue_baselines(study: "optuna.Study", spec: StudySpec) -> None:
     """Enqueue each ``spec.enqueue`` model once (skipped when a trial already trains it)."""
     have = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False)}
@@ -175,6 +221,7 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
     waited = False
     retry_abandoned = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)
     storage = study._storage
+    draws = RegimeDraws(spec, ctx, worker) if spec.sampler == "random" and spec.space else None
     with _Interrupt() as intr:
         while not intr.requested:
             fail_stale(study, spec)
@@ -190,6 +237,8 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                     waited = True
                 time.sleep(min(1.0, spec.heartbeat_interval))
                 continue
+            if draws is not None and not any(t.state == TrialState.WAITING for t in trials):
+                study.enqueue_trial(draws(len(trials)))  # baselines and retries go first
             trial = study.ask()
             tid = trial._trial_id
             key = int(storage.get_trial_system_attrs(tid).get("failed_trial", trial.number))

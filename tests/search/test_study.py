@@ -263,3 +263,37 @@ def test_export_lists_the_parameters_the_network_was_built_from(tmp_path: Path) 
         ws = [row[f"param_w{i}"] for i in range(1, 5)]  # before the group-width compatibility rounding
         assert ws == sorted(ws)
     assert (done.params > 1000).all()  # the parameter count, not the space's assignment
+
+
+# ----------------------------------------------------------------- random draws inside the regime
+def test_random_study_draws_inside_the_regime_without_recording_rejections(tmp_path: Path) -> None:
+    # RegNetX in this regime keeps under 1 draw in 20 (outside the space or the constraints);
+    # the worker draws through the space's own rejection sampler, so no rejected trial is stored
+    spec = tiny_spec(tmp_path / "r.toml", "r", 8, enqueue=["regnetx_002"])
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 0, r.stderr
+    df = export_frame(spec)
+    assert (df.role == "counted").sum() == 8 and not (df.role == "rejected").any()
+    done = df[df.state == "COMPLETE"]
+    assert len(done) == 8 and done.spec_id.is_unique
+    sampled = done[done.origin.str.startswith("space")]
+    assert len(sampled) == 7 and (sampled.flops <= 3e6).all() and (sampled.acts <= 26000).all()
+    from designspace.spaces import get_space
+
+    space = get_space("regnetx", resolution=32, num_classes=10)
+    for _, row in sampled.iterrows():  # the trained network is the space's network of those values
+        p = {k: row[f"param_{k}"] for k in space.params}  # ints read back as floats (NaN in baseline rows)
+        p = {k: int(v) if float(v).is_integer() else float(v) for k, v in p.items()}
+        assert space.contains(p) and space.build(p).replace(num_classes=10).id == row.spec_id
+    # the same command on a fresh storage draws the same models (seeded by study seed and progress)
+    spec2 = tiny_spec(tmp_path / "r2.toml", "r", 8, enqueue=["regnetx_002"])
+    assert cli("study", "run", str(spec2), env=env(fake=True)).returncode == 0
+    assert export_frame(spec2).spec_id.tolist() == df.spec_id.tolist()
+
+
+def test_unreachable_constraints_stop_the_study_with_a_clear_message(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path / "u.toml", "u", 3, constraints={"flops": [1, 2]})
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode != 0
+    assert "[constraints] are out of reach" in r.stderr and "flops 1:2" in r.stderr and "widen them" in r.stderr
+    assert "--budget" not in r.stderr and "Traceback" not in r.stderr
