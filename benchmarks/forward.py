@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -37,7 +38,8 @@ def main() -> int:
     dev = torch.device(args.device if args.device != "cuda" or torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     print(f"# training-step throughput, batch {args.batch}, {dev}; {machine()}; torch {torch.__version__}, timm {timm.__version__}")
-    print(f"{'model':18s} {'res':>4s} {'ours img/s':>11s} {'timm img/s':>11s} {'ratio':>7s}")
+    print(f"{'model':18s} {'res':>4s} {'ours img/s':>11s} {'timm img/s':>11s} {'ratio':>7s}   "
+          "95% CI of the median paired-round ratio")
     ratios = []
     for name in args.models.split(","):
         res = args.resolution or designspace.zoo[name].resolution
@@ -69,7 +71,12 @@ def main() -> int:
                 speed[k].append(timed(k))
         ours, ref = statistics.median(speed["ours"]), statistics.median(speed["timm"])
         ratios.append(ours / ref)
-        print(f"{name:18s} {res:4d} {ours:11.1f} {ref:11.1f} {ours / ref:7.3f}")
+        # paired rounds: the ratio of each round, and a bootstrap 95% interval of their median
+        paired = [a / b for a, b in zip(speed["ours"], speed["timm"])]
+        rng = random.Random(0)
+        boot = sorted(statistics.median(rng.choices(paired, k=len(paired))) for _ in range(2000))
+        lo, hi = boot[int(0.025 * len(boot))], boot[int(0.975 * len(boot)) - 1]
+        print(f"{name:18s} {res:4d} {ours:11.1f} {ref:11.1f} {ours / ref:7.3f}   [{lo:.3f}, {hi:.3f}]")
         del models, opts
     print(f"\nratio ours/timm: geometric mean {statistics.geometric_mean(ratios):.3f}, min {min(ratios):.3f} (target >= 1.0)")
     return 0
