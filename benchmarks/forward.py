@@ -1,7 +1,7 @@
 """Training-step throughput (forward + backward + SGD step, CPU) of ``designspace.create(name)``
 vs ``timm.create_model(name)`` for the same model, measured interleaved in one run.
 
-    python benchmarks/forward.py [--models resnet50,...] [--batch 8] [--resolution 128] [--steps 5] [--rounds 3]
+    python benchmarks/forward.py [--models resnet50,...] [--batch 8] [--resolution 128] [--steps 5] [--rounds 3] [--warmup 3]
 
 Target ratio (ours / timm images per second) >= 1.0.
 """
@@ -25,6 +25,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--resolution", type=int, default=128, help="input size (0 = each model's native resolution)")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps of each model first")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of ours/timm (median is reported)")
     ap.add_argument("--device", default="cuda" if os.environ.get("CUDA_VISIBLE_DEVICES") else "cpu")
     args = ap.parse_args()
@@ -63,8 +64,9 @@ def main() -> int:
                 torch.cuda.synchronize()
             return args.batch * args.steps / (time.perf_counter() - t)
 
-        for k in models:  # warm-up
-            step(k)
+        for _ in range(args.warmup):  # warm-up, alternating: allocator and oneDNN caches settle for both
+            for k in models:
+                step(k)
         speed = {k: [] for k in models}
         for r in range(args.rounds):
             for k in (("ours", "timm") if r % 2 == 0 else ("timm", "ours")):  # alternate: no order bias
