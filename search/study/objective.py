@@ -157,7 +157,7 @@ def draw(trial: "optuna.Trial", ctx: Context) -> tuple["NetSpec", str]:
 
     # a space that scales the resolution (efficientnet_scaling) keeps each network's own; every
     # other network, baselines included, runs at the data set's resolution
-    keep = origin.startswith("space") and getattr(ctx.space, "scales_resolution", False)
+    keep = origin.startswith("space") and ctx.space.scales_resolution
     resolution = net.resolution if keep else ctx.resolution
     try:
         return net.replace(num_classes=ctx.num_classes, resolution=resolution), origin
