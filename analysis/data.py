@@ -10,7 +10,7 @@ Columns (only ``error`` and the complexity column used are required):
 ``space``      the design space (or any group) a model was sampled from; ``--by`` names
                another column to group by
 ``spec``       the model's ``NetSpec`` as JSON (optional; shown in the best-models table
-               and read by :func:`analysis.fit.regnet_params`)
+               and read by :func:`designspace.analysis.fit.regnet_params`)
 ``id``         a stable model id, e.g. ``NetSpec.id`` (optional)
 ``name``       set only for named-model baselines (e.g. ``regnetx_032``); figures mark them
 free params    any numeric column describing the design: ``w0, wa, wm, depth,
@@ -27,6 +27,8 @@ import re
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+from designspace.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -56,7 +58,7 @@ _NON_PARAMS = {"error", "flops", "params", "acts", "id", "name", "spec", "space"
                "number", "state", "duration", "epochs", "train_error", "val_error", "test_error", "loss"}
 
 
-class AnalysisInputError(ValueError):
+class AnalysisInputError(InputError):
     """Input data cannot be analysed; the message names the column (or argument) and why."""
 
     def __init__(self, column: str, problem: str):
@@ -162,7 +164,7 @@ def read_table(path: str) -> "pd.DataFrame":
 
 
 def from_study_export(df: "pd.DataFrame") -> "tuple[pd.DataFrame, int]":
-    """Adapt a study export (``designspace study export`` / ``search.study.export_frame``) to
+    """Adapt a study export (``designspace study export`` / ``designspace.search.study.export_frame``) to
     the columns above; other tables pass through unchanged.
 
     Keeps only trials that finished and count (``state == COMPLETE``, ``role == counted``),

@@ -7,7 +7,7 @@
 * :func:`param_figure` -- error vs one free parameter with the best-``k`` trend (RegNet paper).
 
 Every figure carries the complexity convention (``designspace.CONVENTION``) in a footnote.
-Inputs are DataFrames as documented in :mod:`analysis.data`.
+Inputs are DataFrames as documented in :mod:`designspace.analysis.data`.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def common_reference(spaces: Mapping[str, "pd.DataFrame"], complexity: str = "fl
                      bins: int = DEFAULT_BINS) -> tuple[np.ndarray, np.ndarray]:
     """Bin edges over all spaces and a reference sample (one value per bin that every space
     occupies): normalizing each space to it gives every space the same, uniform-over-shared-bins
-    complexity histogram (see :func:`analysis.edf.matched_weights`)."""
+    complexity histogram (see :func:`designspace.analysis.edf.matched_weights`)."""
     cs = [g[complexity].to_numpy(float) for g in spaces.values()]
     edges = complexity_bins(*cs, bins=bins)
     shared = np.logical_and.reduce([weighted_histogram(c, None, edges) > 0 for c in cs])

@@ -5,7 +5,10 @@ per-block widths of good models follow a linear function ``u_j = w0 + wa * j`` f
 ``j < d``, quantized piecewise-constant: with ``s_j = round(log(u_j / w0) / log(wm))`` the
 block width is ``w_j = q * round(w0 * wm ** s_j / q)`` (``q = 8``), then made compatible with the
 group width (the bottleneck width rounded to a multiple of the group width, as in pycls'
-``adjust_ws_gs_comp`` and timm's ``adjust_widths_groups_comp``).  A model's fit is scored by
+``adjust_ws_gs_comp`` and timm's ``adjust_widths_groups_comp``).  The rule is the one in
+:mod:`designspace.rules` (timm's float32 arithmetic), which the family and the spaces use too;
+the searches below use it in float64 to propose candidates, and every returned fit is checked
+with the canonical rule.  A model's fit is scored by
 ``e_fit``, the mean absolute log-ratio between predicted and observed per-block widths.
 
 :func:`fit_regnet` finds quantized ``(w0, wa, wm)`` (``depth = d``) that reproduce given
@@ -36,24 +39,26 @@ __all__ = [
 
 # -------------------------------------------------------------------------------- the RegNet rule
 def _adjust(v: np.ndarray, group_width: int, bottleneck_ratio: float) -> np.ndarray:
-    """Make widths compatible with the group width (pycls ``adjust_ws_gs_comp``)."""
+    """Make widths compatible with the group width: the rule of :mod:`designspace.rules`
+    (timm's ``adjust_widths_groups_comp``), on arrays of any shape; ``group_width`` 0 = dense."""
     if not group_width:
         return v
-    bot = np.floor(v / bottleneck_ratio + 1e-9)
-    g = np.minimum(group_width, bot)
-    bot = np.round(bot / g) * g
-    return np.floor(bot * bottleneck_ratio + 1e-9)
+    from designspace.rules import regnet_stage_compat
+
+    width, _, _, _ = regnet_stage_compat(np.asarray(v, dtype=np.float64), 1.0 / bottleneck_ratio, group_width)
+    return np.asarray(width, dtype=np.float64)
 
 
 def regnet_widths(w0: float, wa: float, wm: float, depth: int, q: int = 8, group_width: int = 0,
                   bottleneck_ratio: float = 1.0) -> list[int]:
-    """Per-block widths of the RegNet rule (see the module docstring)."""
-    if depth < 1 or w0 <= 0 or wa < 0 or wm <= 1 or q < 1:
+    """Per-block widths of the RegNet rule (:func:`designspace.rules.regnet_block_widths`, timm's
+    float32 arithmetic, then the group compatibility of :func:`designspace.rules.regnet_stage_compat`)."""
+    from designspace.rules import regnet_block_widths
+
+    if depth < 1 or w0 <= 0 or wa < 0 or wm <= 1 or q < 1 or int(w0) != w0 or int(w0) % q:
         raise AnalysisInputError("regnet", f"invalid parameters w0={w0}, wa={wa}, wm={wm}, depth={depth}, q={q}")
-    u = w0 + wa * np.arange(depth, dtype=float)
-    s = np.round(np.log(u / w0) / math.log(wm))
-    w = np.round(w0 * np.power(wm, s) / q) * q
-    return [int(x) for x in _adjust(w, group_width, bottleneck_ratio)]
+    _, w = regnet_block_widths(int(w0), float(wa), float(wm), int(depth), q)
+    return [int(x) for x in _adjust(np.asarray(w, dtype=np.float64), group_width, bottleneck_ratio)]
 
 
 def linear_fit(widths: Sequence[int]) -> tuple[float, float, float]:

@@ -2,7 +2,7 @@
 
 The report opens offline (plotly.js is inlined once, nothing is fetched) and holds: the
 complexity convention, a plain-language summary of each pairwise comparison
-(:func:`analysis.stats.compare`), EDF and complexity-normalized EDF figures with bootstrap
+(:func:`designspace.analysis.stats.compare`), EDF and complexity-normalized EDF figures with bootstrap
 bands, error vs complexity, error vs each free parameter, a table of the best models with their
 specs, and the RegNet fit of the best models' widths when widths are known.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 import itertools
 import json
-import os
-import tempfile
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .data import AnalysisInputError, check_frame, free_parameters, groups
@@ -20,7 +18,7 @@ from .data import AnalysisInputError, check_frame, free_parameters, groups
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["build_report", "write_atomic", "spec_summary"]
+__all__ = ["build_report", "spec_summary"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:24px auto;max-width:1100px;color:#222}
@@ -112,7 +110,7 @@ def _fit_table(best: "pd.DataFrame") -> str:
 def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "flops", k: float = 0.1,
                  top: int = 15, n_boot: int = 500, bins: int = 8, seed: int = 0, title: str | None = None,
                  sources: Sequence[str] = ()) -> str:
-    """The HTML text of a report on ``df`` grouped by column ``by`` (see :mod:`analysis.data`)."""
+    """The HTML text of a report on ``df`` grouped by column ``by`` (see :mod:`designspace.analysis.data`)."""
     import plotly.offline
 
     from designspace import CONVENTION
@@ -159,18 +157,3 @@ def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "f
             f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
             f"<script type=\"text/javascript\">{plotly.offline.get_plotlyjs()}</script></head><body>"
             + "\n".join(body) + "</body></html>")
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -61,13 +61,13 @@ def overhead(n: int, space_name: str = "regnetx") -> dict:
     import optuna
 
     from designspace.spaces import get_space
-    from search.study import load_spec, run_study
-    from search.study.storage import open_storage
+    from designspace.search.study import load_spec, run_study
+    from designspace.search.study.storage import open_storage
 
     with tempfile.TemporaryDirectory() as d:
         spec_path = Path(d) / "bench.toml"
         spec_path.write_text(SPEC.format(name="bench", space=space_name, n=n, epochs=2, constraints=""))
-        run_study(spec_path, trainer="search.study.objective:no_training")
+        run_study(spec_path, trainer="designspace.search.study.objective:no_training")
         ours = optuna.load_study(study_name="bench", storage=f"sqlite:///{d}/bench.db").get_trials()
 
         spec = load_spec(spec_path)
@@ -97,7 +97,7 @@ def overhead(n: int, space_name: str = "regnetx") -> dict:
 def workers(n: int, ks: list[int], epochs: int, device: str | None) -> list[dict]:
     import optuna
 
-    from search.study import run_study
+    from designspace.search.study import run_study
 
     out = []
     for k in ks:

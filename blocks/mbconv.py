@@ -23,7 +23,7 @@ __all__ = ["DepthwiseSeparable", "MBConv"]
 
 def _se(chs: int, se_chs: int, act_layer: ModuleFactory) -> nn.Module:
     # timm's EfficientNet SE: mean -> 1x1 conv (bias) -> block act -> 1x1 conv (bias) -> sigmoid
-    # gate; blocks.layers.SqueezeExcite computes exactly that.
+    # gate; designspace.blocks.layers.SqueezeExcite computes exactly that.
     return SqueezeExcite(chs, se_chs, act_layer=act_layer) if se_chs else nn.Identity()
 
 

@@ -7,21 +7,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import families
+from . import families, logs  # noqa: F401  (logs: the package logger's NullHandler)
 from .complexity import CONVENTION, Complexity, count
+from .errors import InputError, MissingExtra, SpecError, UsageError
 from .interop import timm_to_designspace
-from .spec import HeadSpec, NetSpec, SpecError, StageSpec, StemSpec
+from .kinds import BlockKind, StemKind, block_kind, block_kinds, register_block, register_stem
+from .spec import HeadSpec, NetSpec, StageSpec, StemSpec
 from .zoo import zoo
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
     from .net import Net
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
-    "NetSpec", "StemSpec", "StageSpec", "HeadSpec", "SpecError",
+    "NetSpec", "StemSpec", "StageSpec", "HeadSpec", "SpecError", "InputError", "UsageError", "MissingExtra",
     "families", "zoo", "count", "Complexity", "CONVENTION",
     "build", "create", "sample", "timm_to_designspace",
+    "BlockKind", "StemKind", "register_block", "register_stem", "block_kind", "block_kinds",
 ]
 
 
@@ -37,8 +40,34 @@ def create(name: str, **overrides: Any) -> "Net":
     return build(zoo[name], **overrides)
 
 
-def sample(space: str, n: int, seed: int = 0, **kwargs: Any) -> "pandas.DataFrame":
-    """Sample ``n`` specs from a design space into a DataFrame (see :mod:`designspace.spaces`)."""
+def sample(space: str, n: int, seed: int = 0, *, flops: Any = None, params: Any = None, acts: Any = None,
+           resolution: Any = None, num_classes: int | None = None, in_chans: int | None = None,
+           sampler: str = "random", dedupe: bool = True, max_draws: int | None = None) -> "pandas.DataFrame":
+    """Sample ``n`` specs from a design space into a pandas DataFrame, one row per model.
+
+    Args:
+        space: a built-in space (``designspace spaces`` lists them), a ``.toml`` space file, or a
+            :class:`~designspace.spaces.Space`.
+        n: number of models to keep.
+        seed: the same seed gives the same rows (and the first ``k`` rows of a larger ``n``).
+        flops: keep models whose multiply-adds lie in this range: ``(lo, hi)`` with ``None`` for
+            an open end, or a string ``"360M:400M"`` (K, M, G suffixes; ``":1G"``, ``"2G:"``).
+        params: the same filter on the parameter count.
+        acts: the same filter on activations (conv and linear outputs).
+        resolution: an int fixes every model's input resolution (for ``efficientnet_scaling``,
+            the base resolution it scales); a range keeps the models whose own resolution lies
+            in it.
+        num_classes: classifier outputs (default: the space's, 1000).
+        in_chans: input channels (default 3; 1 for grey images such as Fashion-MNIST).
+        sampler: ``"random"`` or ``"sobol"`` (scrambled Sobol points).
+        dedupe: drop repeated networks (same spec id).
+        max_draws: give up (``RegimeUnreachable``) after this many draws.
+
+    Columns: ``space``, ``id``, the space's parameters, ``resolution``, ``flops``, ``params``,
+    ``acts``, ``spec`` (the NetSpec's JSON).  Filters are checked before sampling; a bad one
+    raises a :class:`~designspace.spaces.SpaceError` naming it."""
     from .spaces import sample_frame
 
-    return sample_frame(space, n=n, seed=seed, **kwargs)
+    return sample_frame(space, n=n, seed=seed, flops=flops, params=params, acts=acts, resolution=resolution,
+                        num_classes=num_classes, in_chans=in_chans, sampler=sampler, dedupe=dedupe,
+                        max_draws=max_draws)

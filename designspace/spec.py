@@ -26,6 +26,9 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+from .errors import SpecError
+from .kinds import STAGE_DEFAULTS, STEM_DEFAULTS, block_kind, block_kinds, stem_kind, stem_kinds
+
 __all__ = [
     "SpecError",
     "StemSpec",
@@ -41,22 +44,8 @@ __all__ = [
 ]
 
 
-class SpecError(ValueError):
-    """A spec (or a value destined for one) is invalid.
-
-    The message always starts with the field path and the offending value, e.g.
-    ``stages[2].group_width=48 does not divide bottleneck width 120``.
-    """
-
-    def __init__(self, path: str, value: Any, reason: str):
-        self.path = path
-        self.value = value
-        self.reason = reason
-        where = f"{path}={value!r}" if path else repr(value)
-        super().__init__(f"{where} {reason}")
-
-
-#: Block kinds understood by :func:`designspace.build` and :func:`designspace.count`.
+#: Block kinds understood by :func:`designspace.build` and :func:`designspace.count`: the names in
+#: the registry (:mod:`designspace.kinds`), e.g.
 #:
 #: ``basic``       ResNet basic block (two 3x3 convs).
 #: ``bottleneck``  ResNet/ResNeXt/ResNet-D/SE-ResNet/ResNet-RS bottleneck: 1x1, grouped 3x3
@@ -67,12 +56,18 @@ class SpecError(ValueError):
 #: ``mbconv``      inverted residual: pw expand, dw kxk (stride), SE, pw project.
 #: ``tresnet_basic`` / ``tresnet_bottleneck``  TResNet blocks (anti-aliased downsampling, SE
 #:                 placement and reduction as in Ridnik et al. 2021).
-BLOCKS = ("basic", "bottleneck", "regnet", "ds", "mbconv", "tresnet_basic", "tresnet_bottleneck")
+#: ``vanilla``     the NDS paper's plain block: [3x3 conv, BN, ReLU] x 2, no shortcut.
+#:
+#: ``BLOCKS`` is the tuple of names registered when this module was imported; kinds
+#: registered later (:func:`designspace.kinds.register_block`) are valid too.
+BLOCKS = block_kinds()
 
-#: Stem kinds: ``simple`` 3x3 stride-2 conv (RegNet, EfficientNet); ``resnet`` 7x7 stride-2
-#: conv; ``deep`` three 3x3 convs (ResNet-C/D/RS); ``s2d`` SpaceToDepth(4) + 3x3 conv (TResNet).
-STEMS = ("simple", "resnet", "deep", "s2d")
-#: What follows the stem convs: nothing, a 3x3 stride-2 max-pool, or a 3x3 stride-2 conv (RS).
+#: Stem kinds (:mod:`designspace.kinds.stems`): ``simple`` 3x3 stride-2 conv (RegNet,
+#: EfficientNet); ``resnet`` 7x7 stride-2 conv; ``deep`` three 3x3 convs (ResNet-C/D/RS); ``s2d``
+#: SpaceToDepth(4) + 3x3 conv (TResNet); ``cifar`` 3x3 stride-1 conv (NDS CIFAR spaces).
+STEMS = stem_kinds()
+#: What follows the convs of a ``resnet`` or ``deep`` stem: nothing, a 3x3 stride-2 max-pool,
+#: or a 3x3 stride-2 conv (ResNet-RS).
 STEM_POOLS = ("none", "max", "conv")
 ACTIVATIONS = ("relu", "silu", "leaky_relu", "gelu", "hard_swish")
 NORMS = ("batchnorm",)
@@ -80,46 +75,61 @@ NORMS = ("batchnorm",)
 #: 2x2 average pool followed by a 1x1 conv.
 SHORTCUTS = ("conv", "avgpool")
 
-#: Stage fields each block kind does not read: they must keep these values, so that a spec never
-#: claims something its network does not do (e.g. a kernel size on a ResNet block).
-_UNUSED_FIELDS: dict[str, dict[str, Any]] = {
-    "basic": {"kernel_size": 3, "expand_ratio": 1.0, "anti_alias": False, "bottleneck_ratio": 1.0, "group_width": 0},
-    "bottleneck": {"kernel_size": 3, "expand_ratio": 1.0, "anti_alias": False},
-    "regnet": {"kernel_size": 3, "expand_ratio": 1.0, "anti_alias": False, "shortcut": "conv"},
-    "ds": {"expand_ratio": 1.0, "bottleneck_ratio": 1.0, "group_width": 0, "anti_alias": False, "shortcut": "conv"},
-    "mbconv": {"bottleneck_ratio": 1.0, "group_width": 0, "anti_alias": False, "shortcut": "conv"},
-    "tresnet_basic": {"kernel_size": 3, "expand_ratio": 1.0, "bottleneck_ratio": 1.0, "group_width": 0},
-    "tresnet_bottleneck": {"kernel_size": 3, "expand_ratio": 1.0, "group_width": 0},
-}
-
-_STEM_STRIDE = {"simple": 2, "resnet": 2, "deep": 2, "s2d": 4}
-
 
 @dataclass(frozen=True)
 class StemSpec:
+    """The stem: the layers between the input image and the first stage."""
+
+    #: stem kind (:data:`STEMS`, the registry of :mod:`designspace.kinds`)
     kind: str = "simple"
+    #: output width (channels) of the stem
     width: int = 32
-    #: width of the first two convs of a ``deep`` stem (ResNet-D/RS use 32); 0 otherwise.
+    #: width of the first two convs of a ``deep`` stem (ResNet-D/RS use 32); 0 for other kinds
     deep_width: int = 0
+    #: what follows a ``resnet``/``deep`` stem's convs (:data:`STEM_POOLS`); ``none`` for other kinds
     pool: str = "none"
 
     @property
     def stride(self) -> int:
-        return _STEM_STRIDE.get(self.kind, 1) * (1 if self.pool == "none" else 2)
+        """Downsampling factor of the stem (its kind's rule, e.g. 4 for a ResNet stem with a pool)."""
+        try:
+            return stem_kind(self.kind).stride(self)
+        except SpecError:
+            return 1
 
 
 @dataclass(frozen=True)
 class StageSpec:
+    """One stage: ``depth`` blocks of one kind and one output ``width``.
+
+    Each block kind reads only some of the optional fields (its ``reads`` in
+    :mod:`designspace.kinds`); the others must keep their defaults."""
+
+    #: block kind (:data:`BLOCKS`, the registry of :mod:`designspace.kinds`)
     block: str
+    #: number of blocks in the stage (>= 1)
     depth: int
+    #: output width (channels) of every block of the stage
     width: int
+    #: stride of the stage's first block (1 or 2); the others have stride 1
     stride: int = 1
+    #: *b*, the divisor of the width: the bottleneck (inner) width is ``width / b``, an integer
+    #: (pycls' AnyNet convention; timm's ``bottle_ratio`` is ``1 / b``)
     bottleneck_ratio: float = 1.0
+    #: channels per group of the 3x3 conv of bottleneck-style blocks; 0 = dense (one group); must
+    #: divide the bottleneck width
     group_width: int = 0
+    #: squeeze-excitation ratio in [0, 1); 0 = no SE.  What it is relative to (input, output or
+    #: inner width) and how it is rounded is the block kind's rule (:mod:`designspace.rules`)
     se_ratio: float = 0.0
+    #: kernel size of the depthwise conv of ``ds``/``mbconv`` blocks (odd)
     kernel_size: int = 3
+    #: expansion ratio of ``mbconv`` blocks (inner width ``make_divisible(in * e)``)
     expand_ratio: float = 1.0
+    #: projection shortcut when a block changes shape (:data:`SHORTCUTS`): ``conv`` (strided 1x1)
+    #: or ``avgpool`` (ResNet-D: 2x2 average pool then 1x1)
     shortcut: str = "conv"
+    #: anti-aliased downsampling (BlurPool after the strided conv's activation, TResNet)
     anti_alias: bool = False
 
     @property
@@ -135,21 +145,36 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class HeadSpec:
-    #: width of a 1x1 conv-norm-act before pooling (EfficientNet's conv_head); 0 = none.
+    """The classifier head: optional 1x1 conv-norm-act, global average pool, dropout, linear."""
+
+    #: width of a 1x1 conv-norm-act before pooling (EfficientNet's conv_head); 0 = none
     width: int = 0
+    #: dropout probability before the linear classifier, in [0, 1)
     dropout: float = 0.0
 
 
 @dataclass(frozen=True)
 class NetSpec:
+    """A whole network: stem, stages, head, and what applies throughout.  Frozen, validated on
+    construction (:class:`SpecError` naming the first bad field), JSON round-trip, stable :attr:`id`."""
+
+    #: the stem (:class:`StemSpec`)
     stem: StemSpec
+    #: the stages, in order (a tuple of :class:`StageSpec`; lists are accepted and converted)
     stages: tuple[StageSpec, ...]
+    #: the classifier head (:class:`HeadSpec`)
     head: HeadSpec = field(default_factory=HeadSpec)
+    #: input resolution (square images), at least the total stride
     resolution: int = 224
+    #: classifier outputs
     num_classes: int = 1000
+    #: input channels (3 for RGB, 1 for grey images such as Fashion-MNIST)
     in_chans: int = 3
+    #: activation used throughout (:data:`ACTIVATIONS`; TResNet: ``leaky_relu``)
     activation: str = "relu"
+    #: normalisation layer (:data:`NORMS`)
     norm: str = "batchnorm"
+    #: stochastic depth rate of the last block (linearly increasing from 0 over the blocks)
     drop_path_rate: float = 0.0
 
     def __post_init__(self) -> None:
@@ -217,6 +242,8 @@ class NetSpec:
 
     @classmethod
     def from_json(cls, s: str | bytes) -> "NetSpec":
+        if not isinstance(s, (str, bytes, bytearray)):
+            raise SpecError("json", s, "is not a JSON text (a str or bytes) describing a NetSpec")
         try:
             d = json.loads(s)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -224,8 +251,17 @@ class NetSpec:
         return cls.from_dict(d)
 
     def replace(self, **changes: Any) -> "NetSpec":
-        """A copy with top-level fields changed (validated again)."""
+        """A copy with top-level fields changed (validated again); an unknown field or a value of
+        the wrong type raises :class:`SpecError` naming it."""
+        for k, v in changes.items():
+            if k not in _NET_FIELDS:
+                raise SpecError(k, v, f"is not a field of NetSpec (fields: {', '.join(_NET_FIELDS)})")
+            if k not in ("stem", "stages", "head"):
+                _check_type(NetSpec, k, v, k)
         return dataclasses.replace(self, **changes)
+
+
+_NET_FIELDS = ("stem", "stages", "head", "resolution", "num_classes", "in_chans", "activation", "norm", "drop_path_rate")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -304,19 +340,25 @@ def _require_float(path: str, v: Any, lo: float, hi: float, hi_open: bool = True
 
 
 def validate(spec: NetSpec) -> None:
-    """Check a spec; raise :class:`SpecError` naming the first bad field.  Runs in ``__init__``."""
+    """Check a spec; raise :class:`SpecError` naming the first bad field.  Runs in ``__init__``.
+
+    Stem and block kinds come from the registry (:mod:`designspace.kinds`): a kind's unread
+    fields must keep their defaults, and its own ``check`` runs last."""
     stem = spec.stem
     if not isinstance(stem, StemSpec):
         raise SpecError("stem", stem, "must be a StemSpec")
-    _require_choice("stem.kind", stem.kind, STEMS)
+    skind = stem_kind(stem.kind, "stem.kind")
     _require_int("stem.width", stem.width)
     _require_choice("stem.pool", stem.pool, STEM_POOLS)
-    if stem.kind == "deep":
-        _require_int("stem.deep_width", stem.deep_width)
-    else:
-        _require_int("stem.deep_width", stem.deep_width, minimum=0)
-        if stem.deep_width:
-            raise SpecError("stem.deep_width", stem.deep_width, f"applies only to a deep stem, not {stem.kind!r}")
+    _require_int("stem.deep_width", stem.deep_width, minimum=0)
+    for name, default in STEM_DEFAULTS.items():
+        if name not in skind.reads and getattr(stem, name) != default:
+            if name == "deep_width":
+                raise SpecError("stem.deep_width", stem.deep_width, f"applies only to a deep stem, not {stem.kind!r}")
+            raise SpecError(f"stem.{name}", getattr(stem, name),
+                            f"must be {default!r} for a {stem.kind} stem (it does not use it)")
+    if skind.check is not None:
+        skind.check(stem, "stem")
 
     if not isinstance(spec.head, HeadSpec):
         raise SpecError("head", spec.head, "must be a HeadSpec")
@@ -329,7 +371,7 @@ def validate(spec: NetSpec) -> None:
         p = f"stages[{i}]"
         if not isinstance(st, StageSpec):
             raise SpecError(p, st, "must be a StageSpec")
-        _require_choice(f"{p}.block", st.block, BLOCKS)
+        kind = block_kind(st.block, f"{p}.block")
         _require_int(f"{p}.depth", st.depth)
         _require_int(f"{p}.width", st.width)
         _require_int(f"{p}.stride", st.stride)
@@ -345,8 +387,8 @@ def validate(spec: NetSpec) -> None:
         _require_choice(f"{p}.shortcut", st.shortcut, SHORTCUTS)
         if not isinstance(st.anti_alias, bool):
             raise SpecError(f"{p}.anti_alias", st.anti_alias, "must be true or false")
-        for name, fixed in _UNUSED_FIELDS[st.block].items():
-            if getattr(st, name) != fixed:
+        for name, fixed in STAGE_DEFAULTS.items():
+            if name not in kind.reads and getattr(st, name) != fixed:
                 raise SpecError(f"{p}.{name}", getattr(st, name), f"must be {fixed!r} for {st.block} blocks (they do not use it)")
         mid = st.width / st.bottleneck_ratio
         if abs(mid - round(mid)) > 1e-9 or round(mid) < 1:
@@ -356,6 +398,8 @@ def validate(spec: NetSpec) -> None:
             if mid_i % st.group_width:
                 what = f"width {st.width}" if mid_i == st.width else f"bottleneck width {mid_i}"
                 raise SpecError(f"{p}.group_width", st.group_width, f"does not divide {what}")
+        if kind.check is not None:
+            kind.check(st, p)
 
     _require_int("resolution", spec.resolution)
     _require_int("num_classes", spec.num_classes)
@@ -365,5 +409,9 @@ def validate(spec: NetSpec) -> None:
     _require_float("drop_path_rate", spec.drop_path_rate, 0.0, 1.0)
     if spec.resolution < spec.stride:
         raise SpecError("resolution", spec.resolution, f"is too small for the network's total stride {spec.stride}")
-    if stem.kind == "s2d" and spec.resolution % 4:
-        raise SpecError("resolution", spec.resolution, "must be a multiple of 4 for a SpaceToDepth stem")
+    if spec.resolution % skind.input_multiple:
+        raise SpecError("resolution", spec.resolution,
+                        f"must be a multiple of {skind.input_multiple} for a {_STEM_NAMES.get(stem.kind, stem.kind)} stem")
+
+
+_STEM_NAMES = {"s2d": "SpaceToDepth"}

@@ -1,4 +1,4 @@
-"""A directory of class folders as a :class:`search.data.Dataset`.
+"""A directory of class folders as a :class:`designspace.search.data.Dataset`.
 
 Layouts: ``root/train/<class>/*`` with ``root/val/<class>/*`` (the ImageNet convention), or
 ``root/<class>/*`` split by a seeded permutation.  Images of any size are resized to

@@ -29,8 +29,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 def export(spec: Path, label: str) -> tuple["pd.DataFrame", "pd.DataFrame"]:
     """(all trials as exported, the analysis frame of trained models: `space` = label, `name` for baselines)."""
-    from analysis.data import from_study_export
-    from search.study import export_frame
+    from designspace.analysis.data import from_study_export
+    from designspace.search.study import export_frame
 
     raw = export_frame(spec)
     trained = raw[raw["role"] == "counted"].reset_index(drop=True)
@@ -77,7 +77,7 @@ def _baselines(sampled, named, header: bool = True) -> list[str]:
 def anynet_a_vs_e() -> None:
     import pandas as pd
 
-    from analysis import figures, stats
+    from designspace.analysis import figures, stats
 
     folder = HERE / "anynet_a_vs_e"
     raws, spaces = {}, {}
@@ -113,7 +113,7 @@ def anynet_a_vs_e() -> None:
 
 
 def regnetx_digits_100() -> None:
-    from analysis import figures, fit
+    from designspace.analysis import figures, fit
 
     folder = HERE / "regnetx_digits_100"
     raw, df = export(folder / "regnetx.toml", "RegNetX")
@@ -157,7 +157,7 @@ def efficientnet_scaling() -> None:
 
     import numpy as np
 
-    from analysis import figures, stats
+    from designspace.analysis import figures, stats
 
     folder = HERE / "efficientnet_scaling"
     raw, df = export(folder / "scaling.toml", "EfficientNet")

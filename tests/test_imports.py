@@ -7,7 +7,9 @@ import pytest
 CHECK = "import sys, {mod}; bad = [m for m in ('torch', 'pandas', 'optuna', 'plotly') if m in sys.modules]; print(','.join(bad))"
 
 
-@pytest.mark.parametrize("mod", ["designspace", "designspace.spec", "designspace.zoo", "designspace.families", "search", "analysis"])
+@pytest.mark.parametrize("mod", ["designspace", "designspace.spec", "designspace.zoo", "designspace.families",
+                                 "designspace.kinds", "designspace.rules", "designspace.complexity",
+                                 "designspace.search", "designspace.analysis"])
 def test_import_leaves_heavy_packages_unimported(mod):
     out = subprocess.run([sys.executable, "-c", CHECK.format(mod=mod)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import {mod} imported {out.stdout.strip()}"

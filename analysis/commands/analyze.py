@@ -1,16 +1,21 @@
 """`designspace analyze INPUT... -o report.html`: EDF comparison report from CSV files or studies.
 
-Inputs are CSV/JSONL tables with one row per model (columns in :mod:`analysis.data`) or Optuna
-study files (``.toml``, exported with ``search.study.export_frame``).  Groups: ``--by COLUMN``;
+Inputs are CSV/JSONL tables with one row per model (columns in :mod:`designspace.analysis.data`) or Optuna
+study files (``.toml``, exported with ``designspace.search.study.export_frame``).  Groups: ``--by COLUMN``;
 otherwise each input file is a group when several are given, or the ``space`` column splits a
 single file.  The report is written atomically (temporary file + ``os.replace``).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+from typing import Any, Callable
 
-from designspace.cli import UsageError
+from designspace.errors import UsageError
+from designspace.files import check_output, write_output
+
+log = logging.getLogger(__name__)
 
 _SOURCE = "source"
 
@@ -19,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV/JSONL files of models, or study .toml files")
     p.add_argument("--by", metavar="COLUMN", help="column that names each model's design space "
                    "(default: one group per input file, or the `space` column of a single file)")
-    p.add_argument("-o", "--output", default="report.html", help="HTML report to write (default: report.html)")
+    p.add_argument("-o", "--output", default="report.html", help="HTML report to write, or - for stdout (default: report.html)")
     p.add_argument("--complexity", default="flops", choices=("flops", "params", "acts"),
                    help="complexity axis for normalized EDFs and scatter plots (default: flops)")
     p.add_argument("--top", type=int, default=15, help="rows of the best-models table (default: 15)")
@@ -31,29 +36,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", help="report title")
 
 
-def _load(path: str):
-    """One input as a frame of finished models (study exports adapted, see from_study_export)."""
-    import sys
+def _load(path: str, read_study: Callable[[str], Any] | None):
+    """One input as a frame of finished models (study exports adapted, see from_study_export).
 
-    from analysis.data import from_study_export, read_table
+    A study file (``.toml``) is read by ``read_study``, which the command line provides (the
+    analysis package does not import the study package)."""
+    from designspace.analysis.data import from_study_export, read_table
 
     if path.endswith(".toml"):
         if not os.path.exists(path):
             raise UsageError(f"study file {path} does not exist")
+        if read_study is None:
+            raise UsageError(f"{path}: reading a study needs designspace.search (export it to CSV with "
+                             "`designspace study export` and analyze the CSV)")
         try:
-            from search.study import export_frame
-        except ImportError as e:
-            raise UsageError(f"reading study {path} needs search.study.export_frame, which is unavailable: {e}") from None
-        try:
-            df = export_frame(path)
+            df = read_study(path)
         except FileNotFoundError as e:
             raise UsageError(str(e)) from None
     else:
         df = read_table(path)
     df, dropped = from_study_export(df)
     if dropped:
-        print(f"designspace analyze: {path}: skipped {dropped} trial(s) that did not complete or do not count",
-              file=sys.stderr)
+        log.info("designspace analyze: %s: skipped %d trial(s) that did not complete or do not count", path, dropped)
     return df
 
 
@@ -66,22 +70,20 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UsageError(f"--bootstrap={args.bootstrap} must be at least 10")
     if args.bins < 1:
         raise UsageError(f"--bins={args.bins} must be at least 1")
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--output={args.output}: folder {folder} does not exist")
+    check_output(args.output, "--output")
 
 
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from analysis.data import AnalysisInputError
-    from analysis.report import build_report, write_atomic
+    from designspace.analysis.data import AnalysisInputError
+    from designspace.analysis.report import build_report
 
     _check_numbers(args)
     try:
         frames = []
         for path in args.inputs:
-            df = _load(path)
+            df = _load(path, getattr(args, "read_study", None))
             label = os.path.splitext(os.path.basename(path))[0]
             frames.append(df.assign(**{_SOURCE: label}) if _SOURCE not in df.columns else df)
         labels = [f[_SOURCE].iloc[0] if len(f) else "" for f in frames]
@@ -98,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
                             bins=args.bins, seed=args.seed, title=args.title, sources=args.inputs)
     except AnalysisInputError as e:
         raise UsageError(str(e)) from None
-    write_atomic(args.output, text)
+    where = write_output(args.output, lambda f: f.write(text))
     n_groups = df[by].nunique() if by else 1
-    print(f"wrote {args.output}: {len(df)} models in {n_groups} group(s)")
+    if where == "stdout":  # the report is standard output: the summary goes to standard error
+        log.info("wrote the report to stdout: %d models in %d group(s)", len(df), n_groups)
+    else:
+        print(f"wrote {args.output}: {len(df)} models in {n_groups} group(s)")
     return 0

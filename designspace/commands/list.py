@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 
-from ..cli import UsageError
+from ..errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,14 +17,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
+import logging
 import re
-import sys
-import tempfile
 import time
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
-from ..cli import UsageError
+from ..errors import UsageError
+from ..files import check_output, write_output
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv")
 SAMPLERS = ("random", "sobol")
@@ -40,13 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", help="N fixes the input resolution of every model (e.g. 32; for efficientnet_scaling, the base "
                    "resolution it scales); LO:HI keeps models whose sampled resolution lies in it")
     p.add_argument("--num-classes", help="classifier outputs (default 1000; e.g. 10 for CIFAR-10)")
+    p.add_argument("--in-chans", help="input channels (default 3; 1 for grey images such as Fashion-MNIST)")
     p.add_argument("--sampler", default="random", help="random (default) or sobol (scrambled, scipy.stats.qmc)")
     p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True,
                    help="drop repeated specs (same id); on by default")
     p.add_argument("--budget", help="give up after this many draws (default: 2M for numpy-evaluated spaces, 50K otherwise, or more for large --n)")
     p.add_argument("--format", help="jsonl or csv (default: from the output's extension, else jsonl)")
     p.add_argument("-o", "--output", help="output file, or - for stdout (default: SPACE_nN_seedS.FORMAT here)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
 def _int(flag: str, text: Any, minimum: int) -> int:
@@ -68,6 +69,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     seed = _int("--seed", args.seed, 0)
     budget = _int("--budget", args.budget, 1) if args.budget is not None else None
     num_classes = _int("--num-classes", args.num_classes, 1) if args.num_classes is not None else None
+    in_chans = _int("--in-chans", args.in_chans, 1) if args.in_chans is not None else None
     if args.sampler not in SAMPLERS:
         raise UsageError(f"--sampler={args.sampler!r} is not one of {', '.join(SAMPLERS)}")
     fixed, res_range = None, None
@@ -82,7 +84,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:
-        space = get_space(args.space, resolution=fixed, num_classes=num_classes)
+        space = get_space(args.space, resolution=fixed, num_classes=num_classes, in_chans=in_chans)
     except SpaceError as e:
         raise UsageError(str(e)) from None
     regime = merge_regimes(getattr(space, "regime", None) or Regime(), Regime(**ranges))
@@ -96,14 +98,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if out is None:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", space.name) or "samples"
         out = f"{stem}_n{n}_seed{seed}.{fmt}"
-    if out != "-":
-        folder = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(folder):
-            raise UsageError(f"-o {out}: folder {folder} does not exist")
-        if os.path.isdir(out):
-            raise UsageError(f"-o {out} is a folder, not a file")
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"-o {out}: folder {folder} is not writable")
+    check_output(out, "-o")
     return dict(space=space, n=n, seed=seed, regime=regime, sampler=args.sampler, dedupe=args.dedupe,
                 budget=budget, fmt=fmt, out=out)
 
@@ -120,55 +115,6 @@ def write_records(f: TextIO, records: list[dict], columns: tuple[str, ...], fmt:
         w.writerow(columns)
         for r in records:
             w.writerow([r.get(c, "") for c in columns])
-
-
-def write_atomic(path: str, write: Callable[[TextIO], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder and ``os.replace`` it, so
-    readers see the old file or the complete new one; the temporary is removed on any error
-    (KeyboardInterrupt included)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal)."""
-
-    def __init__(self, label: str, n: int, enabled: bool):
-        self.label, self.n, self.enabled = label, n, enabled
-        self.last = 0.0
-        self.drawn = False
-
-    def __call__(self, drawn: int, accepted: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and accepted < self.n):
-            return
-        self.last = now
-        k = int(30 * accepted / self.n)
-        rate = f"{100 * accepted / drawn:.3g}%" if drawn else "-"
-        sys.stderr.write(f"\r{self.label} [{'#' * k}{'.' * (30 - k)}] {accepted}/{self.n} kept, {drawn:,} drawn ({rate})")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.drawn = False
 
 
 def _quantiles(values: list[int]) -> str:
@@ -195,35 +141,29 @@ def summary(res: Any, seconds: float, where: str, fmt: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..progress import bar
     from ..spaces import RegimeUnreachable, SpaceError, sample_records
 
     o = _options(args)
     t0 = time.perf_counter()
-    progress = Progress(f"sampling {o['space'].name}", o["n"], enabled=not args.quiet and sys.stderr.isatty())
-    try:
-        res = sample_records(o["space"], o["n"], seed=o["seed"], regime=o["regime"], sampler=o["sampler"],
-                             dedupe=o["dedupe"], max_draws=o["budget"], progress=progress)
-    except RegimeUnreachable as e:
-        progress.close()
-        print(f"designspace sample: {e}; nothing written", file=sys.stderr)
-        return 1
-    except SpaceError as e:
-        progress.close()
-        raise UsageError(str(e)) from None
-    finally:
-        progress.close()
+    with bar(o["n"], f"sampling {o['space'].name}", unit="model", quiet=bool(args.quiet)) as pbar:
+        def progress(drawn: int, accepted: int) -> None:
+            pbar.update(accepted - pbar.n)
+            pbar.set_postfix_str(f"{drawn:,} drawn", refresh=False)
+
+        try:
+            res = sample_records(o["space"], o["n"], seed=o["seed"], regime=o["regime"], sampler=o["sampler"],
+                                 dedupe=o["dedupe"], max_draws=o["budget"], progress=progress)
+        except RegimeUnreachable as e:
+            log.error("designspace sample: %s; nothing written", e)
+            return 1
+        except SpaceError as e:
+            raise UsageError(str(e)) from None
     seconds = time.perf_counter() - t0
 
     def write(f: TextIO) -> None:
         write_records(f, res.records, res.columns, o["fmt"])
 
-    if o["out"] == "-":
-        write(sys.stdout)
-        sys.stdout.flush()
-        where = "stdout"
-    else:
-        write_atomic(o["out"], write)
-        where = os.path.abspath(o["out"])
-    if not args.quiet:
-        print(summary(res, seconds, where, o["fmt"]), file=sys.stderr)
+    where = write_output(o["out"], write)
+    log.info("%s", summary(res, seconds, where, o["fmt"]))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..cli import UsageError
+from ..errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,9 +31,14 @@ def load_spec(ref: str):
     return zoo[ref]  # raises SpecError with close matches
 
 
+#: short labels of the stage fields a block kind shows next to its name
+_LABELS = {"bottleneck_ratio": "b", "kernel_size": "k", "expand_ratio": "e"}
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import CONVENTION
     from ..complexity import count_parts
+    from ..kinds import block_kind
     from ._table import format_table, human
 
     spec = load_spec(args.model)
@@ -49,11 +54,7 @@ def run(args: argparse.Namespace) -> int:
              human(parts["stem"].params), human(parts["stem"].flops))]
     for i, st in enumerate(spec.stages):
         c = parts[f"stage{i + 1}"]
-        extra = []
-        if st.block in ("bottleneck", "regnet", "tresnet_bottleneck"):
-            extra.append(f"b={st.bottleneck_ratio:g}")
-        if st.block in ("mbconv", "ds"):
-            extra.append(f"k={st.kernel_size} e={st.expand_ratio:g}")
+        extra = [f"{_LABELS.get(f, f)}={getattr(st, f):g}" for f in block_kind(st.block).show]
         block = st.block + (f" ({' '.join(extra)})" if extra else "")
         rows.append((f"stage{i + 1}", block, st.depth, st.width, st.group_width or "-", st.stride,
                      f"{st.se_ratio:g}" if st.se_ratio else "-", human(c.params), human(c.flops)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import UsageError
+from ..errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..complexity.mbconv import make_divisible
+from ..rules import make_divisible
 from ..spec import HeadSpec, NetSpec, SpecError, StageSpec, StemSpec
 
 __all__ = ["efficientnet", "efficientnet_compound", "round_channels", "B0_STAGES"]

@@ -13,7 +13,7 @@ or the paper's size name M/L/XL, Table 1) to a :class:`NetSpec`.  The layout is 
 * activation ``leaky_relu`` (slope 1e-3 in the blocks, 1e-2 in the stem, as timm);
 * head: global average pool and a linear classifier.
 
-SE width (see :mod:`blocks.tresnet`): ``max(floor(width * se_ratio), 64)`` where ``width`` is the
+SE width (see :mod:`designspace.blocks.tresnet`): ``max(floor(width * se_ratio), 64)`` where ``width`` is the
 block's output width, which reproduces timm's ``max(planes // 4, 64)`` (basic, SE on the output)
 and ``max(4 * planes // 8, 64)`` (bottleneck, SE on the inner width).
 """

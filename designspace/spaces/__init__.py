@@ -45,9 +45,9 @@ def load_space(path: str | os.PathLike) -> Space:
 
 
 def get_space(space: str | os.PathLike | Space, resolution: int | None = None,
-              num_classes: int | None = None) -> Space:
+              num_classes: int | None = None, in_chans: int | None = None) -> Space:
     """A built-in space by name, a TOML file by path, or a :class:`Space` as is, optionally with
-    the resolution fixed and/or another number of classes."""
+    the resolution fixed and/or another number of classes or input channels."""
     if isinstance(space, Space):
         s = space
     elif str(space) in SPACES:
@@ -61,14 +61,15 @@ def get_space(space: str | os.PathLike | Space, resolution: int | None = None,
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise SpaceError(f"space {str(space)!r} is neither a built-in space ({', '.join(SPACES)}) "
                          f"nor a .toml file{hint}")
-    for name, v in (("resolution", resolution), ("num_classes", num_classes)):
+    for name, v in (("resolution", resolution), ("num_classes", num_classes), ("in_chans", in_chans)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise SpaceError(f"{name}={v!r} must be a positive integer")
-    return s.configure(resolution=resolution, num_classes=num_classes)
+    return s.configure(resolution=resolution, num_classes=num_classes, in_chans=in_chans)
 
 
 def sample_frame(space: str | os.PathLike | Space, n: int, seed: int = 0, *, flops: Any = None,
                  params: Any = None, acts: Any = None, resolution: Any = None, num_classes: int | None = None,
+                 in_chans: int | None = None,
                  sampler: str = "random", dedupe: bool = True, max_draws: int | None = None) -> "pandas.DataFrame":
     """Sample ``n`` records into a pandas DataFrame (the columns of :func:`sample_records`).
 
@@ -79,7 +80,7 @@ def sample_frame(space: str | os.PathLike | Space, n: int, seed: int = 0, *, flo
     import pandas as pd
 
     fixed, res_range = _resolution_arg(resolution)
-    sp = get_space(space, resolution=fixed, num_classes=num_classes)
+    sp = get_space(space, resolution=fixed, num_classes=num_classes, in_chans=in_chans)
     base = _regime_of(sp)
     regime = Regime.of(flops=flops, params=params, acts=acts, resolution=res_range)
     regime = merge_regimes(base, regime)

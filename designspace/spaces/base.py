@@ -25,6 +25,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
+from ..errors import InputError
 from ..spec import NetSpec
 from .domains import Domain
 
@@ -38,7 +39,7 @@ class Infeasible(ValueError):
     """Parameters each inside their domain whose combination is outside the space."""
 
 
-class SpaceError(ValueError):
+class SpaceError(InputError):
     """A space that cannot be used: unknown name, bad TOML file, unreachable regime."""
 
 
@@ -81,6 +82,8 @@ class Space:
     reference: str = ""
     resolution: int | None = None
     num_classes: int = 1000
+    #: input channels of every spec (1 for grey data such as Fashion-MNIST)
+    in_chans: int = 3
 
     # ------------------------------------------------------------------ to override
     @property
@@ -101,21 +104,29 @@ class Space:
         return cols
 
     # ------------------------------------------------------------------- shared
-    def configure(self, resolution: int | None = None, num_classes: int | None = None) -> "Space":
-        """A copy with the resolution fixed and/or another number of classes."""
+    def configure(self, resolution: int | None = None, num_classes: int | None = None,
+                  in_chans: int | None = None) -> "Space":
+        """A copy with the resolution fixed and/or another number of classes or input channels."""
         changes: dict[str, Any] = {}
         if resolution is not None:
             changes["resolution"] = resolution
         if num_classes is not None:
             changes["num_classes"] = num_classes
+        if in_chans is not None:
+            changes["in_chans"] = in_chans
         return dataclasses.replace(self, **changes) if changes else self
+
+    def spec_of(self, p: Mapping[str, Any]) -> NetSpec:
+        """:meth:`build`, at the space's input channels."""
+        spec = self.build(p)
+        return spec if spec.in_chans == self.in_chans else spec.replace(in_chans=self.in_chans)
 
     def with_options(self, options: Mapping[str, Any]) -> "Space":
         """A copy with some of the space's scalar settings changed (e.g. ``base_width`` of
         ``efficientnet_scaling``, ``se_ratio`` of ``regnet``); raises :class:`SpaceError` naming
         an unknown option or a value of the wrong type.  Domains of the free parameters and the
         identity fields (name, resolution, classes) are not options."""
-        fixed = ("name", "title", "reference", "resolution", "num_classes")
+        fixed = ("name", "title", "reference", "resolution", "num_classes", "in_chans")
         allowed = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                    if f.name not in fixed and isinstance(getattr(self, f.name), (bool, int, float, str))}
         changes: dict[str, Any] = {}
@@ -171,7 +182,7 @@ class Space:
             hit = cache.get(key)
             if hit is None:
                 try:
-                    spec = self.build(p)
+                    spec = self.spec_of(p)
                     hit = (spec, count(spec))
                 except Infeasible:
                     hit = (None, None)
@@ -215,7 +226,7 @@ class Space:
         try:
             if mask is not None and not bool(mask[0]):
                 raise Infeasible(f"{p} is outside space {self.name}")
-            spec = self.build(p)
+            spec = self.spec_of(p)
         except Infeasible as e:
             import optuna
 
@@ -234,5 +245,6 @@ class Space:
         for k, dom in self.params.items():
             lines.append(f"  {k:<14} {dom.describe()}")
         fixed = f"resolution {self.resolution}" if self.resolution else "resolution from the space"
-        lines.append(f"  ({fixed}, {self.num_classes} classes)")
+        chans = f", {self.in_chans} input channel{'s' if self.in_chans != 1 else ''}" if self.in_chans != 3 else ""
+        lines.append(f"  ({fixed}, {self.num_classes} classes{chans})")
         return "\n".join(lines)

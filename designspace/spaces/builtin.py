@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -51,7 +51,7 @@ from .base import Batch, Infeasible, Space, SpaceError
 from .domains import Choice, Domain, Float, Int
 from .tables import TableJSON, anynet_tables, regnet_tables, table_complexity, table_spec, table_valid
 
-__all__ = ["AnyNetX", "RegNet", "EfficientNet", "EfficientNetScaling", "ResNetRS", "ResNeXt", "BUILTIN"]
+__all__ = ["AnyNetX", "RegNet", "EfficientNet", "EfficientNetScaling", "ResNetRS", "ResNeXt", "NDSVanilla", "BUILTIN"]
 
 _REGNET_PAPER = "Radosavovic et al., Designing Network Design Spaces, CVPR 2020"
 _NDS_PAPER = "Radosavovic et al., On Network Design Spaces for Visual Recognition, ICCV 2019"
@@ -59,9 +59,11 @@ POW2_GROUP_WIDTHS = (1, 2, 4, 8, 16, 32)
 
 
 class _TableSpace(Space):
-    """Spaces of regnet-block networks: evaluated in numpy (:mod:`.tables`)."""
+    """Spaces of networks of one block kind: evaluated in numpy (:mod:`.tables`)."""
 
     vectorised = True
+    #: resolution when the space is not configured with one
+    default_resolution: ClassVar[int] = 224
 
     def _tables(self, cols: Mapping[str, np.ndarray]):  # -> (ok, StageTable)
         raise NotImplementedError
@@ -71,21 +73,21 @@ class _TableSpace(Space):
         ok, t = self._tables(cols)
         if not ok[0]:
             raise Infeasible(f"{dict(p)} is outside space {self.name}")
-        return table_spec(t, 0, self.resolution or 224, self.num_classes)
+        return table_spec(t, 0, self.resolution or self.default_resolution, self.num_classes, self.in_chans)
 
     def evaluate(self, u: np.ndarray, cache: dict | None = None) -> Batch:
         cols = self.columns(u)
         ok, t = self._tables(cols)
         ok &= table_valid(t)
-        res = self.resolution or 224
-        stride = 2 ** (t.widths.shape[1] + 1)
+        res = self.resolution or self.default_resolution
+        stride = t.stride
         if res < stride:
             raise SpecError("resolution", res, f"is too small for the network's total stride {stride}")
-        flops, params, acts = table_complexity(t, res, self.num_classes)
+        flops, params, acts = table_complexity(t, res, self.num_classes, self.in_chans)
         n = len(ok)
-        js = TableJSON(t, res, self.num_classes)
+        js = TableJSON(t, res, self.num_classes, self.in_chans)
         return Batch(_LazyRows(cols), ok, np.full(n, res, dtype=np.int64), flops, params, acts,
-                     lambda i: table_spec(t, i, res, self.num_classes), js)
+                     lambda i: table_spec(t, i, res, self.num_classes, self.in_chans), js)
 
 
 class _LazyRows:
@@ -136,7 +138,37 @@ class AnyNetX(_TableSpace):
 
     def _tables(self, cols):
         t = anynet_tables(*(self._per_stage(cols, k) for k in "dwbg"))
-        return np.ones(t.depths.shape[0], dtype=bool), t
+        return t.ok.copy(), t
+
+
+@dataclass(frozen=True)
+class NDSVanilla(_TableSpace):
+    """The NDS paper's Vanilla design space (Radosavovic et al., ICCV 2019): plain, non-residual
+    networks of ``vanilla`` blocks ([3x3 conv, BN, ReLU] x 2), so comparing it with a residual
+    space shows what the shortcut buys.  Layout of pycls' V-56 (the Vanilla network of the NDS
+    CIFAR experiments): a 3x3 stride-1 ``cifar`` stem of width 16, three stages at strides 1, 2,
+    2.  Free parameters per stage: depth ``d_i`` in 1..16 and width ``w_i`` in 16..256 (multiples
+    of 8, log-uniform), the per-stage domains the AnyNetX spaces use here; default resolution 32."""
+
+    num_stages: int = 3
+    stem_width: int = 16
+    default_resolution: ClassVar[int] = 32
+
+    @cached_property
+    def params(self) -> dict[str, Domain]:
+        s = range(1, self.num_stages + 1)
+        out: dict[str, Domain] = {f"d{i}": Int(1, 16) for i in s}
+        out.update({f"w{i}": Int(16, 256, step=8, log=True) for i in s})
+        return out
+
+    def _tables(self, cols):
+        n = self.num_stages
+        d = np.stack([np.asarray(cols[f"d{i}"]) for i in range(1, n + 1)], axis=1)
+        w = np.stack([np.asarray(cols[f"w{i}"]) for i in range(1, n + 1)], axis=1)
+        ones = np.ones_like(d)
+        t = anynet_tables(d, w, ones, ones * 0, stem_width=self.stem_width, block="vanilla", stem="cifar",
+                          strides=(1,) + (2,) * (n - 1))
+        return t.ok.copy(), t
 
 
 @dataclass(frozen=True)
@@ -344,4 +376,6 @@ BUILTIN: dict[str, Space] = {s.name: s for s in (
             reference=_NDS_PAPER),
     ResNeXt(name="resnext", title="ResNeXt: per-stage depth, width, bottleneck ratio and groups",
             reference=_NDS_PAPER, grouped=True),
+    NDSVanilla(name="nds_vanilla", title="NDS Vanilla: 3 stages of plain (non-residual) blocks, per-stage d and w",
+               reference=_NDS_PAPER + " (Vanilla design space; pycls V-56 layout)"),
 )}

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from designspace.cli import UsageError
+from designspace.errors import UsageError, require
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,14 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-    from search.study import StudySpecError, load_study, mask
+    from designspace.search.study import StudySpecError, load_study, mask
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port={args.port} must be in [0, 65535]")
-    try:
-        import optuna_dashboard
-    except ImportError:
-        raise UsageError("optuna-dashboard is not installed: pip install optuna-dashboard") from None
+    optuna_dashboard = require("optuna_dashboard", extra="dashboard", what="designspace dashboard",
+                               package="optuna-dashboard")
     storage = args.storage or os.environ.get("DESIGNSPACE_STORAGE") or None
     try:
         study, spec, url = load_study(args.spec, storage)

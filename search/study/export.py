@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,17 +127,9 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
     return "\n".join(lines)
 
 
-def write_csv_atomic(df: "pd.DataFrame", path: str | Path) -> Path:
-    """Write ``df`` to ``path`` via a temporary file and ``os.replace``: never a half-written CSV."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+def write_csv_atomic(df: "pd.DataFrame", path: str | Path) -> str:
+    """Write ``df`` as CSV to ``path`` (``-``: standard output) through the one atomic writer
+    (:func:`designspace.files.write_output`): never a half-written CSV.  Returns where it went."""
+    from designspace.files import write_output
+
+    return write_output(path, lambda f: df.to_csv(f, index=False))

@@ -16,10 +16,10 @@ A study spec is read and checked completely before anything runs; a bad value ra
     params = [0, 2e6]
 
     [dataset]
-    name = "digits"                  # search.data.load(name, root=..., resolution=...)
+    name = "digits"                  # designspace.search.data.load(name, root=..., resolution=...)
     resolution = 32
 
-    [schedule]                       # search.train.Schedule(**schedule)
+    [schedule]                       # designspace.search.train.Schedule(**schedule)
     epochs = 2
 
     [sampler]
@@ -46,6 +46,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from designspace.errors import InputError
+
 __all__ = ["StudySpec", "StudySpecError", "load_spec", "check_schedule", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
 
 SAMPLERS = ("random", "sobol", "tpe", "nsga2", "grid")
@@ -55,7 +57,7 @@ OBJECTIVES = ("error", "flops", "params", "acts")
 COMPLEXITY = ("flops", "params", "acts")
 
 
-class StudySpecError(ValueError):
+class StudySpecError(InputError):
     """A study spec value is invalid; the message starts with the file and the key."""
 
 
@@ -266,10 +268,10 @@ def _int(v: Any, key: str, bad: Any, lo: int) -> int:
 
 
 def check_schedule(spec: StudySpec) -> None:
-    """Check schedule keys against :class:`search.train.Schedule` (imports torch: run time only)."""
+    """Check schedule keys against :class:`designspace.search.train.Schedule` (imports torch: run time only)."""
     import dataclasses
 
-    from search.train import Schedule
+    from designspace.search.train import Schedule
 
     if dataclasses.is_dataclass(Schedule):
         names = {f.name for f in dataclasses.fields(Schedule)}

@@ -231,6 +231,7 @@ def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
+        _fail_heartbeatless(study, spec)
         return
     now = time.time()
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
@@ -243,6 +244,36 @@ def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
         try:
             if st.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                 retry(study, st.get_trial(t._trial_id))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+
+
+def _fail_heartbeatless(study: "optuna.Study", spec: "StudySpec") -> None:
+    """Fail (and re-queue) RUNNING trials of an RDB storage that never recorded a heartbeat and
+    started longer than the grace period ago: a worker killed between ``ask()`` and its first
+    heartbeat leaves such a trial, which Optuna's own stale check skips forever."""
+    import optuna
+    from optuna.trial import TrialState
+
+    st = study._storage
+    try:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+    except ImportError:  # pragma: no cover - another Optuna layout: nothing more to check
+        return
+    if not hasattr(st, "scoped_session"):
+        return
+    now = _dt.datetime.now()  # Optuna writes datetime_start as this machine's local naive time
+    with _create_scoped_session(st.scoped_session, True) as session:
+        running = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
+                   .filter(models.TrialModel.study_id == study._study_id).all())
+        ids = [t.trial_id for t in running if not t.heartbeats and t.datetime_start is not None
+               and (now - t.datetime_start.replace(tzinfo=None)).total_seconds() > spec.grace_period]
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
+    for tid in ids:
+        try:
+            if st.set_trial_state_values(tid, state=TrialState.FAIL):
+                retry(study, st.get_trial(tid))
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 

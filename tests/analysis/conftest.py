@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.fit import regnet_widths
+from designspace.analysis.fit import regnet_widths
 from designspace import NetSpec, StageSpec, StemSpec
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats as sst
 
-from analysis import edf as E
-from analysis.data import AnalysisInputError
+from designspace.analysis import edf as E
+from designspace.analysis.data import AnalysisInputError
 
 
 def test_edf_hand_computed():

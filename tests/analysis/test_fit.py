@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from timm.models.regnet import adjust_widths_groups_comp, generate_regnet, model_cfgs
 
-from analysis.data import AnalysisInputError
-from analysis.fit import best_fraction, best_k_line, block_widths, error_trend, fit_regnet, regnet_params, regnet_widths
+from designspace.analysis.data import AnalysisInputError
+from designspace.analysis.fit import best_fraction, best_k_line, block_widths, error_trend, fit_regnet, regnet_params, regnet_widths
 
 NAMES = [f"regnet{v}_{f}" for v in "xy" for f in ("002", "004", "006", "008", "016", "032", "040", "064",
                                                    "080", "120", "160", "320")]

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import figures
-from analysis.data import AnalysisInputError, groups
-from analysis.report import build_report
+from designspace.analysis import figures
+from designspace.analysis.data import AnalysisInputError, groups
+from designspace.analysis.report import build_report
 from designspace import CONVENTION
 from designspace.cli import main
 
@@ -153,8 +153,8 @@ def test_missing_chromium_fails_under_ci(monkeypatch):
 
 
 def test_study_export_frames_are_adapted(tmp_path, capsys):
-    """A table shaped like search.study's export: unfinished trials dropped, columns mapped."""
-    from analysis.data import from_study_export
+    """A table shaped like designspace.search.study's export: unfinished trials dropped, columns mapped."""
+    from designspace.analysis.data import from_study_export
 
     rows = [dict(number=i, state="COMPLETE", role="counted", spec_id=f"s{i}", baseline=None, flops=1e8 * (i + 1),
                  params=1e6, error=0.5 - 0.01 * i, param_depth=i % 3 + 1, param_wm=2.0 + 0.1 * i) for i in range(8)]

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sst
 
-from analysis.data import AnalysisInputError
-from analysis.stats import compare, ks_distance
+from designspace.analysis.data import AnalysisInputError
+from designspace.analysis.stats import compare, ks_distance
 
 
 def test_ks_matches_scipy():

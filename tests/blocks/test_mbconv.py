@@ -10,9 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from blocks.mbconv import DepthwiseSeparable, MBConv
+from designspace.blocks.mbconv import DepthwiseSeparable, MBConv
 from designspace.complexity import Counter
-from designspace.complexity.mbconv import count_ds, count_mbconv, ds_se_width, make_divisible, mbconv_widths
+from designspace.kinds import block_kind
+from designspace.rules import ds_se_width, make_divisible, mbconv_widths
+
+count_ds, count_mbconv = block_kind("ds").count, block_kind("mbconv").count
 from designspace.spec import StageSpec
 from oracles import fvcore_count
 

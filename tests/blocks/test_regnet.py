@@ -1,4 +1,4 @@
-"""blocks.regnet.RegNetBlock against timm's RegNet block (``timm.models.regnet.Bottleneck``).
+"""designspace.blocks.regnet.RegNetBlock against timm's RegNet block (``timm.models.regnet.Bottleneck``).
 
 Oracle: timm's block with the same arguments; with timm's weights (keys renamed
 ``downsample`` -> ``shortcut``) both give the same output, and the same parameter shapes.
@@ -10,9 +10,9 @@ import torch
 from timm.models.regnet import Bottleneck as TimmBlock
 from torch import nn
 
-from blocks.layers import DropPath
-from blocks.regnet import RegNetBlock
-from designspace.complexity.regnet import regnet_se_width
+from designspace.blocks.layers import DropPath
+from designspace.blocks.regnet import RegNetBlock
+from designspace.rules import regnet_se_width
 
 # (in_chs, out_chs, stride, bottleneck ratio b, group width, se_ratio, act)
 CASES = [

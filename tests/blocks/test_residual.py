@@ -1,4 +1,4 @@
-"""blocks.residual and blocks.stems against timm's ResNet blocks (the reference implementation).
+"""designspace.blocks.residual and designspace.blocks.stems against timm's ResNet blocks (the reference implementation).
 
 Every test loads timm's weights into our module through the documented key rules
 (``designspace.interop``) and compares outputs in eval mode with randomised BN statistics.
@@ -13,9 +13,9 @@ from hypothesis import given, settings, strategies as hs
 from timm.layers import SEModule
 from timm.models import resnet as tr
 
-from blocks.residual import BasicBlock, Bottleneck, make_shortcut
-from blocks.stems import ResNetStem
-from designspace.complexity.residual import se_width
+from designspace.blocks.residual import BasicBlock, Bottleneck, make_shortcut
+from designspace.blocks.stems import ResNetStem
+from designspace.rules import residual_se_width as se_width
 from designspace.interop import map_key
 
 

@@ -8,10 +8,10 @@ import scipy.ndimage
 import torch
 from torch import nn
 
-from blocks.tresnet import (
+from designspace.blocks.tresnet import (
     BlurPool, SpaceToDepth, SpaceToDepthStem, TResNetBasic, TResNetBottleneck, tresnet_stem_act,
 )
-from designspace.complexity.tresnet import se_width
+from designspace.rules import tresnet_se_width as se_width
 
 
 def _randomize_bn(model: nn.Module, seed: int = 0) -> None:

@@ -115,17 +115,32 @@ def test_exact_tie_rounds_half_to_even():
     assert regnet_block_widths(8, 8.0, 4.0, 2)[1] == [8, 8]  # 16/8 = 2 = sqrt(4)
 
 
-@settings(max_examples=200, deadline=None)
-@given(w0=_RULE["w0"], wa=_RULE["wa"], wm=_RULE["wm"], depth=_RULE["depth"],
-       group_width=_RULE["group_width"], b=hs.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0]))
-def test_stages_are_valid_for_any_bottleneck(w0, wa, wm, depth, group_width, b):
-    ws, ds, gs = regnet_stages(w0, wa, wm, depth, group_width, bottleneck_ratio=b)
-    assert sum(ds) == depth
-    for w, g in zip(ws, gs):
-        mid = w / b
-        assert mid == round(mid) and round(mid) % g == 0 and 1 <= g <= group_width
-    spec = regnet(w0, wa, wm, depth, group_width, bottleneck_ratio=b, resolution=2 ** (len(ws) + 1))
-    assert spec.widths == ws and spec.depths == ds
+def _timm_blocks(w0, wa, wm, depth, group_width, r):
+    """timm's per-stage (width, depth, bottleneck, groups) for bottleneck multiplier ``r``:
+    _get_stage_args' widths, then its Bottleneck's ``int(round(w * r))`` and ``// group_size``."""
+    widths, num_stages, gs = generate_regnet(wa, w0, wm, depth, group_width)
+    sw, sd = torch.unique(torch.tensor(widths), return_counts=True)
+    tw, tg = adjust_widths_groups_comp(sw.tolist(), [r] * num_stages, gs, 0.0)
+    mids = [int(round(w * r)) for w in tw]
+    return tw, sd.tolist(), mids, [m // g for m, g in zip(mids, tg)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(w0=_RULE["w0"], wa=_RULE["wa"], wm=_RULE["wm"], depth=_RULE["depth"], group_width=_RULE["group_width"],
+       r=hs.sampled_from([0.25, 0.3, 1 / 3, 0.5, 0.6, 2 / 3, 0.75, 0.8, 1.0, 1.5, 2.0, 4.0]))
+def test_any_bottleneck_multiplier_is_timms(w0, wa, wm, depth, group_width, r):
+    assume(not _ambiguous(w0, wa, wm, depth))
+    tw, td, mids, groups = _timm_blocks(w0, wa, wm, depth, group_width, r)
+    if not all(g >= 1 and m % g == 0 for m, g in zip(mids, groups)):  # timm's own network is invalid
+        with pytest.raises(SpecError, match="timm's RegNet cannot build") as e:
+            regnet(w0, wa, wm, depth, group_width, bottle_ratio=r, resolution=2 ** (len(tw) + 1))
+        assert e.value.path == "bottle_ratio" and e.value.value == r
+        return
+    spec = regnet(w0, wa, wm, depth, group_width, bottle_ratio=r, resolution=2 ** (len(tw) + 1))
+    assert spec.widths == tw and spec.depths == td
+    assert [st.bottleneck_width for st in spec.stages] == mids and [st.groups for st in spec.stages] == groups
+    if 1 / (1 / r) == r:  # the paper's divisor b = 1/r names the same network
+        assert regnet(w0, wa, wm, depth, group_width, bottleneck_ratio=1 / r, resolution=2 ** (len(tw) + 1)) == spec
 
 
 # ------------------------------------------------------------------- complexity = fvcore
@@ -173,7 +188,8 @@ _OK = dict(w0=88, wa=26.31, wm=2.25, depth=25, group_width=48)
     ("wm", 1.0), ("wm", 0.5), ("wm", float("inf")),
     ("depth", 0), ("depth", 2.5),
     ("group_width", 0), ("group_width", 1.5),
-    ("bottleneck_ratio", 0.0), ("bottleneck_ratio", -1.0), ("bottleneck_ratio", math.pi),
+    ("bottleneck_ratio", 0.0), ("bottleneck_ratio", -1.0), ("bottleneck_ratio", 100.0),
+    ("bottleneck_ratio", float("nan")),
     ("se_ratio", 1.0), ("se_ratio", -0.1),
     ("stem_width", 0),
     ("resolution", 16),

@@ -48,7 +48,7 @@ def test_zoo_entry_matches_timm_module(name):
         assert (st.block, st.depth, st.width, st.bottleneck_width, st.stride, st.anti_alias) == (
             f["block"], f["depth"], f["width"], f["mid"], f["stride"], f["anti_alias"])
         assert st.shortcut == "avgpool"
-        assert designspace.complexity.tresnet.se_width(st.width, st.se_ratio) == f["se_rd"]
+        assert designspace.rules.tresnet_se_width(st.width, st.se_ratio) == f["se_rd"]
     # the built stem reproduces timm's stem slope (1e-2, blocks 1e-3)
     ours = designspace.build(spec)
     assert ours.stem.conv.act.negative_slope == facts["stem_slope"] == 1e-2

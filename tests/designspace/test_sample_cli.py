@@ -152,7 +152,7 @@ def test_bad_toml_names_key_and_line(tmp_path):
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
-    from designspace.commands.sample import write_atomic
+    from designspace.files import atomic_write as write_atomic
 
     out = tmp_path / "f.jsonl"
     out.write_text("old\n")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import binomtest
 
-from search.augment import Augment, DeviceLoader, StreamLoader, normalize, random_crop, random_flip
+from designspace.search.augment import Augment, DeviceLoader, StreamLoader, normalize, random_crop, random_flip
 
 N, H, W, PAD = 200, 12, 10, 3
 

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import optuna  # noqa: E402
 from test_study_helpers import env, popen, tiny_spec  # noqa: E402
 
-from search.study import run_study  # noqa: E402
+from designspace.search.study import run_study  # noqa: E402
 
 
 def _get(url: str) -> object:
@@ -23,7 +23,7 @@ def _get(url: str) -> object:
 
 def test_dashboard_lists_the_study_and_our_trial_attributes(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path / "dash.toml", "dash", 2, enqueue=["regnetx_002"])
-    run_study(spec, trainer="search.study.objective:no_training")
+    run_study(spec, trainer="designspace.search.study.objective:no_training")
     p = popen("dashboard", str(spec), "--port", "0", env=env())
     try:
         line = p.stdout.readline() if p.stdout else ""

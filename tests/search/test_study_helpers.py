@@ -11,7 +11,7 @@ import optuna
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "import sys; from designspace.cli import main; sys.exit(main())"
-FAKE = "search.study.objective:no_training"
+FAKE = "designspace.search.study.objective:no_training"
 
 
 def toml_value(v: Any) -> str:

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from test_study_helpers import by_state, cli, env, popen, tiny_spec, trained, trials  # noqa: E402
 
-from search.study.worker import SURPLUS_ATTR, slots  # noqa: E402
+from designspace.search.study.worker import SURPLUS_ATTR, slots  # noqa: E402
 
 
 def _check_exact(ts: list[optuna.trial.FrozenTrial], n: int, min_workers: int) -> None:

@@ -7,7 +7,9 @@ Conventions (the oracle is fvcore on the built module, see ``tests/oracles.py``)
 * params: every parameter of the built module (conv/linear weights and biases, norm affine).
 * acts: output elements of convolutions and linear layers (pycls' convention).
 
-Pure Python: no torch, no numpy.
+The same code counts one network (Python ints) or a table of networks at once (numpy arrays
+of widths, as the spaces' vectorised tables pass): nothing here branches on a value.  Pure
+Python: no torch, and numpy only through the arrays it is given.
 """
 from __future__ import annotations
 
@@ -27,10 +29,17 @@ class Counter:
         return Counter(self.c, self.h, self.w)
 
     def add(self, other: "Counter", times: int = 1) -> None:
-        """Add another counter's totals (``times`` copies of them)."""
+        """Add another counter's totals (``times`` copies of them; an array for a table)."""
         self.flops += other.flops * times
         self.params += other.params * times
         self.acts += other.acts * times
+
+    def scale(self, factor: object) -> "Counter":
+        """Multiply the totals by ``factor`` (e.g. a 0/1 mask of the table rows where a layer exists)."""
+        self.flops = self.flops * factor
+        self.params = self.params * factor
+        self.acts = self.acts * factor
+        return self
 
     # -------------------------------------------------------------------- layers
     def conv(self, out: int, k: int, stride: int = 1, groups: int = 1, *, padding: int | None = None,
@@ -58,10 +67,11 @@ class Counter:
         """Max/avg pooling: changes the spatial size only."""
         def out(n: int) -> int:
             num = n + 2 * padding - k
-            o = (-(-num // stride) if ceil_mode else num // stride) + 1
-            if ceil_mode and (o - 1) * stride >= n + padding:
-                o -= 1  # PyTorch: the last window must start inside the input or left padding
-            return o
+            if not ceil_mode:
+                return num // stride + 1
+            o = -(-num // stride) + 1
+            # PyTorch: the last window must start inside the input or left padding
+            return o - ((o - 1) * stride >= n + padding) * 1
 
         self.h, self.w = out(self.h), out(self.w)
         return self

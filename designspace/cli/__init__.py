@@ -1,0 +1,121 @@
+"""The ``designspace`` command: the one dispatcher, for every subcommand of every package.
+
+Each subcommand lives next to the code it drives, ``<package>/commands/<name>.py``, exposing
+``add_arguments(parser)`` and ``run(args) -> int``; it raises :class:`UsageError` (from
+:mod:`designspace.errors`, below every package) and never imports this package.  Only the chosen
+subcommand's module is imported, so ``designspace sample`` never pays for torch, optuna or
+plotly.
+
+Exit status: 0 done; 1 a run-time failure (a dataset that cannot be read, a storage error);
+2 a bad input of any kind (:class:`~designspace.errors.InputError`: a flag, a spec, a file, a
+study or space file), always one line on standard error naming the value; 130 Ctrl-C; 143
+SIGTERM (temporary files removed either way).  ``-v`` shows debug messages, ``-q`` only
+warnings and errors (and no progress bars).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any
+
+from ..errors import InputError, UsageError
+
+__all__ = ["main", "UsageError", "COMMANDS"]
+
+#: name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("designspace.commands.list", "list the named models with resolution, params and GFLOPs"),
+    "show": ("designspace.commands.show", "show a named model or spec file stage by stage"),
+    "spaces": ("designspace.commands.spaces", "list the built-in design spaces"),
+    "sample": ("designspace.commands.sample", "sample models from a design space to JSONL/CSV"),
+    "train": ("designspace.search.commands.train", "train a named model or spec on a dataset"),
+    "study": ("designspace.search.commands.study", "run, inspect and export Optuna studies"),
+    "dashboard": ("designspace.search.commands.dashboard", "serve optuna-dashboard for a study"),
+    "analyze": ("designspace.analysis.commands.analyze", "EDF comparison report from studies or CSV files"),
+}
+
+
+def _verbosity(top: bool = False) -> argparse.ArgumentParser:
+    """``-v``/``-q``, accepted before and after the subcommand (the subcommand's copies default
+    to SUPPRESS so they do not reset what was given before it)."""
+    v = argparse.ArgumentParser(add_help=False)
+    g = v.add_argument_group("messages")
+    default = 0 if top else argparse.SUPPRESS
+    g.add_argument("-v", "--verbose", action="count", default=default, help="show debug messages")
+    g.add_argument("-q", "--quiet", action="count", default=default, help="only warnings and errors; no progress bars")
+    return v
+
+
+def _parser(only: str | None) -> argparse.ArgumentParser:
+    from .. import __version__
+
+    common = _verbosity(top=True)
+    p = argparse.ArgumentParser(prog="designspace", description="Design spaces of convolutional networks.",
+                                parents=[common])
+    p.add_argument("--version", action="version", version=f"designspace {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_, parents=[_verbosity()])
+        if name == only:
+            importlib.import_module(module).add_arguments(sp)
+    return p
+
+
+def _wire(args: argparse.Namespace) -> None:
+    """What a subcommand may use from a package beside its own (the CLI is the one place that
+    knows every package): ``analyze`` reads study files through the study package."""
+    if args.command == "analyze":
+        def read_study(path: str) -> Any:
+            from ..search.study import export_frame
+
+            return export_frame(path)
+
+        args.read_study = read_study
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..files import Terminated, terminate_raises
+    from ..logs import configure, verbosity_level
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    only = chosen if chosen in COMMANDS else None
+    parser = _parser(only)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    configure(verbosity_level(args.verbose, args.quiet))
+    import logging
+
+    logging.getLogger("designspace.cli").debug("designspace %s: %s", args.command,
+                                               " ".join(a for a in argv if a != args.command))
+    _wire(args)
+    try:
+        with terminate_raises():
+            module = importlib.import_module(COMMANDS[args.command][0])
+            return int(module.run(args) or 0)
+    except InputError as e:
+        print(f"designspace {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"designspace {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"designspace {args.command}: terminated", file=sys.stderr)
+        return Terminated.exit_code
+    except BrokenPipeError:
+        return 0
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return " ".join(part.strip() for part in text.splitlines()) if text else type(e).__name__
+
+
+if __name__ == "__main__":
+    # run the imported module, not __main__, so UsageError is the one the commands raise
+    from designspace.cli import main as _main
+
+    sys.exit(_main())
