@@ -34,8 +34,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import designspace  # noqa: E402
-from search import data, train  # noqa: E402
-from search.augment import Augment  # noqa: E402
+from designspace.search import data, train  # noqa: E402
+from designspace.search.augment import Augment  # noqa: E402
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.289, 0.289, 0.289)
 

@@ -3,7 +3,7 @@
 Every dataset is returned as a :class:`Dataset` of uint8 ``(N, C, H, W)`` images and int64
 labels split into train and validation parts, plus the per-channel mean/std used to normalise
 and the default training augmentation.  The trainer puts the uint8 tensors on the device and
-augments them there (:mod:`search.augment`); an ImageFolder too large for memory is kept as
+augments them there (:mod:`designspace.search.augment`); an ImageFolder too large for memory is kept as
 file paths and streamed through a DataLoader instead.
 
 * ``cifar10`` / ``cifar100``: Krizhevsky, "Learning Multiple Layers of Features from Tiny
@@ -11,8 +11,10 @@ file paths and streamed through a DataLoader instead.
   downloaded when missing and online; checksums verified (the MD5 sums torchvision publishes).
 * ``imagefolder``: ``root/<class>/<image>``, or ``root/train/<class>/...`` and ``root/val/...``;
   any image size, resized to the requested resolution.
-* ``digits``: scikit-learn's bundled 8x8 handwritten digits (UCI, Alpaydin & Kaynak 1998),
-  1,797 real images that need no network, upsampled; a fixed seeded split of 300 for validation.
+* ``digits``: the 8x8 handwritten digits that scikit-learn bundles (UCI "Optical Recognition of
+  Handwritten Digits", Alpaydin & Kaynak 1998, CC BY 4.0), 1,797 real images shipped with this
+  package (``digits.npz``, 45 KB; the tests hold it equal to ``sklearn.datasets.load_digits``),
+  upsampled; a fixed seeded split of 300 for validation.
 * ``synthetic``: random images and labels, for throughput benchmarks only.
 """
 from __future__ import annotations
@@ -29,15 +31,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from designspace.errors import InputError
+
 from .augment import Augment
 
 __all__ = ["Dataset", "FileImages", "DatasetError", "load", "default_root", "NAMES", "CIFAR"]
 
-NAMES = ("cifar10", "cifar100", "imagefolder", "digits", "synthetic")
+NAMES = ("fashion_mnist", "mnist", "kmnist", "cifar10", "cifar100", "imagefolder", "digits", "synthetic")
 
 
 class DatasetError(RuntimeError):
     """A dataset is missing, corrupt or unreadable; the message says where we looked and what to do."""
+
+
+class UnknownDataset(DatasetError, InputError):
+    """The name (or an option) of a data set is wrong: a bad input, exit status 2 at the command line."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,15 @@ class Dataset:
     std: tuple[float, ...]
     augment: Augment = field(default_factory=Augment)
     classes: tuple[str, ...] = ()
+    #: what the validation part is: ``val`` (held out of the training set) or ``test`` (the
+    #: official test set, for a final report)
+    split: str = "val"
+
+    @property
+    def channels(self) -> int:
+        """Image channels (1 for grey data sets, 3 for RGB): the networks' ``in_chans``."""
+        x = self.train_images
+        return 3 if isinstance(x, FileImages) else int(x.shape[1])
 
     @property
     def resolution(self) -> int:
@@ -101,6 +118,18 @@ def default_root() -> Path:
     return Path(cache) / "designspace" / "data"
 
 
+def data_roots(root: str | os.PathLike | None) -> list[Path]:
+    """Where data sets are looked for, in order: ``root`` (``--data-root``), ``$DESIGNSPACE_DATA``,
+    then (after a data set's system folder, e.g. Debian's) the cache folder downloads go to."""
+    out: list[Path] = []
+    if root is not None:
+        out.append(Path(root).expanduser())
+    env = os.environ.get("DESIGNSPACE_DATA")
+    if env:
+        out.append(Path(env).expanduser())
+    return out
+
+
 def load(
     name: str,
     root: str | os.PathLike | None = None,
@@ -113,29 +142,56 @@ def load(
 
     ``root`` is where the files are (or go); it defaults to :func:`default_root`.  ``resolution``
     resizes the images (default: the native size; 32 for digits and synthetic).  ``options`` go
-    to the dataset: ``synthetic(n_train, n_val, num_classes, seed)``, ``imagefolder(val_fraction,
-    seed, max_memory_bytes)``.
+    to the dataset: ``fashion_mnist``/``mnist``/``kmnist`` (``split``, ``val_size``,
+    ``train_size``, ``rgb``, ``resize``; see :mod:`designspace.search.mnist`),
+    ``digits(rgb)``, ``synthetic(n_train, n_val, num_classes, seed, channels)``,
+    ``imagefolder(val_fraction, seed, max_memory_bytes)``.  A bad name or option raises
+    :class:`UnknownDataset`; missing or corrupt files :class:`DatasetError`.
     """
-    if resolution is not None and (not isinstance(resolution, int) or resolution < 1):
-        raise ValueError(f"resolution={resolution!r} must be a positive integer")
+    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1):
+        raise UnknownDataset(f"resolution={resolution!r} must be a positive integer")
+    if not isinstance(name, str) or name not in NAMES:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), NAMES, n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UnknownDataset(f"dataset={name!r} is not one of {', '.join(NAMES)}{hint}")
+    try:
+        return _load(name, root, resolution, download, options)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise UnknownDataset(f"{name}: {e}") from None
+
+
+def _load(name: str, root: Any, resolution: int | None, download: bool, options: dict[str, Any]) -> Dataset:
     base = Path(root).expanduser() if root is not None else default_root()
+    if name in ("fashion_mnist", "mnist", "kmnist"):
+        from .mnist import load_idx
+
+        return load_idx(name, data_roots(root), base if download else None, cache=[default_root()],
+                        resolution=resolution, **options)
     if name in CIFAR:
+        _no_options(name, options)
         ds = _cifar(name, base, download)
     elif name == "digits":
         ds = _digits(resolution or 32, **options)
     elif name == "synthetic":
         ds = _synthetic(resolution or 32, **options)
-    elif name == "imagefolder":
+    else:  # imagefolder
         if root is None:
-            raise DatasetError("imagefolder needs a root directory of class folders (--data-root DIR)")
+            raise UnknownDataset("imagefolder needs a root directory of class folders (--data-root DIR)")
         from .imagefolder import load_imagefolder
 
         return load_imagefolder(base, resolution or 224, **options)
-    else:
-        raise ValueError(f"dataset={name!r} is not one of {', '.join(NAMES)}")
     if resolution is not None and resolution != ds.resolution:
         ds = _resized(ds, resolution)
     return ds
+
+
+def _no_options(name: str, options: dict[str, Any]) -> None:
+    if options:
+        raise UnknownDataset(f"{name} takes no options, got {', '.join(sorted(options))}")
 
 
 # ------------------------------------------------------------------------------ CIFAR
@@ -234,13 +290,19 @@ def _download(url: str, dest: Path, name: str, fix: str) -> None:
     import shutil
     import urllib.request
 
+    created = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = dest.with_name(dest.name + f".{os.getpid()}.part")
     try:
         with urllib.request.urlopen(url, timeout=30) as r, open(part, "wb") as f:
             shutil.copyfileobj(r, f)
     except OSError as e:
         part.unlink(missing_ok=True)
+        for p in created:  # leave no empty data folder behind (innermost first)
+            try:
+                p.rmdir()
+            except OSError:
+                break
         raise DatasetError(f"{name}: no copy under {dest.parent} and the download of {url} failed ({e}); {fix}") from None
     part.replace(dest)
 
@@ -250,37 +312,42 @@ def _download(url: str, dest: Path, name: str, fix: str) -> None:
 DIGITS_SPLIT_SEED, DIGITS_VAL = 20240601, 300
 
 
-def _digits(resolution: int, **options: Any) -> Dataset:
-    if options:
-        raise ValueError(f"digits takes no options, got {', '.join(options)}")
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = torch.from_numpy(np.asarray(d.images, dtype=np.float32))[:, None]  # (N,1,8,8) in [0, 16]
+def _digits(resolution: int, rgb: bool = False, **options: Any) -> Dataset:
+    """Grey images (``in_chans=1``), or the grey channel repeated three times with ``rgb=True``
+    (what the digits studies recorded before grey data reached networks as one channel)."""
+    _no_options("digits", options)
+    if not isinstance(rgb, bool):
+        raise UnknownDataset(f"digits: rgb={rgb!r} must be true or false")
+    with np.load(Path(__file__).with_name("digits.npz")) as d:  # scikit-learn's copy, bundled
+        images, target = d["images"], d["labels"]
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32))[:, None]  # (N,1,8,8) in [0, 16]
     x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
-    x = (x * (255.0 / 16.0)).round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
-    y = torch.from_numpy(np.asarray(d.target, dtype=np.int64))
+    x = (x * (255.0 / 16.0)).round().clamp(0, 255).to(torch.uint8)
+    if rgb:
+        x = x.expand(-1, 3, -1, -1).contiguous()
+    y = torch.from_numpy(np.asarray(target, dtype=np.int64))
     order = torch.from_numpy(np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(y)))
     va, tr = order[:DIGITS_VAL], order[DIGITS_VAL:]
     mean = float(x.float().mean() / 255)
     std = float(x.float().std() / 255)
     pad = max(1, resolution // 8)
-    return Dataset("digits", x[tr], y[tr], x[va], y[va], 10, (mean,) * 3, (std,) * 3,
+    c = x.shape[1]
+    return Dataset("digits", x[tr], y[tr], x[va], y[va], 10, (mean,) * c, (std,) * c,
                    Augment(pad, flip=False), tuple(str(i) for i in range(10)))
 
 
 # -------------------------------------------------------------------------- synthetic
 def _synthetic(resolution: int, n_train: int = 50_000, n_val: int = 10_000, num_classes: int = 10,
-               seed: int = 0) -> Dataset:
-    for k, v in (("n_train", n_train), ("n_val", n_val), ("num_classes", num_classes)):
+               seed: int = 0, channels: int = 3) -> Dataset:
+    for k, v in (("n_train", n_train), ("n_val", n_val), ("num_classes", num_classes), ("channels", channels)):
         if not isinstance(v, int) or v < 1:
             raise ValueError(f"{k}={v!r} must be a positive integer")
     g = torch.Generator().manual_seed(seed)
     n = n_train + n_val
-    x = torch.randint(0, 256, (n, 3, resolution, resolution), dtype=torch.uint8, generator=g)
+    x = torch.randint(0, 256, (n, channels, resolution, resolution), dtype=torch.uint8, generator=g)
     y = torch.randint(0, num_classes, (n,), generator=g)
     return Dataset("synthetic", x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes,
-                   (0.5, 0.5, 0.5), (0.289, 0.289, 0.289), Augment(resolution // 8, True))
+                   (0.5,) * channels, (0.289,) * channels, Augment(resolution // 8, True))
 
 
 # ----------------------------------------------------------------------------- helpers

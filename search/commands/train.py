@@ -1,31 +1,50 @@
-"""``designspace train SPEC_OR_NAME --data cifar10 --epochs 10``: train one model, print its error.
+"""``designspace train``: train one model, or a whole population from a sample file.
 
-SPEC_OR_NAME is a named model (``designspace list``) or a spec JSON file; the number of classes
-and the resolution come from the dataset.  A progress bar per epoch goes to stderr; the last
-line of stdout gives the validation error, the time and the throughput.
+    designspace train regnetx_002 --data fashion_mnist --epochs 10 --out result.json
+    designspace train samples.jsonl --data fashion_mnist --epochs 10 --workers 2 --out results.jsonl
+
+SPEC_OR_NAME is a named model (``designspace list``), a spec JSON file, or a sample file
+(``designspace sample`` JSONL or CSV).  The number of classes, the resolution and the input
+channels come from the dataset.  One model: a progress bar per epoch on stderr, the validation
+error on the last line of stdout, ``--out`` written atomically.  A population: one line per
+model on stdout as it finishes, every result appended to ``--out`` (JSON lines) at once, and the
+same command run again resumes, skipping the models already in the file.  Every flag and the
+output path are checked before any data is loaded.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from designspace.cli import UsageError
+from designspace.errors import UsageError
+from designspace.files import check_output, write_output
 
-DATASETS = ("cifar10", "cifar100", "imagefolder", "digits", "synthetic")
+log = logging.getLogger(__name__)
+
+DATASETS = ("fashion_mnist", "mnist", "kmnist", "cifar10", "cifar100", "imagefolder", "digits", "synthetic")
+SAMPLE_SUFFIXES = (".jsonl", ".csv", ".ndjson")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="SPEC_OR_NAME", help="a named model or a path to a spec JSON file")
+    p.add_argument("model", metavar="SPEC_OR_NAME", help="a named model, a spec JSON file, or a sample file (JSONL/CSV)")
     p.add_argument("--data", default="cifar10", help=f"dataset: {', '.join(DATASETS)} (default cifar10)")
     p.add_argument("--data-root", default=None, help="directory holding (or receiving) the dataset "
-                   "(default $DESIGNSPACE_DATA or ~/.cache/designspace/data)")
+                   "(default $DESIGNSPACE_DATA, then the system copy, then ~/.cache/designspace/data)")
     p.add_argument("--no-download", action="store_true", help="never download; fail if the data is not there")
     p.add_argument("--resolution", type=int, default=None,
-                   help="image size (default: the dataset's; the spec's for imagefolder)")
+                   help="image size (default: the dataset's; the spec's for imagefolder; Fashion-MNIST 28, "
+                        "or 32 zero-padded)")
+    p.add_argument("--train-size", type=int, default=None,
+                   help="train on this many images (stratified, seeded subset; MNIST-family data sets)")
+    p.add_argument("--val-size", type=int, default=None,
+                   help="held-out validation images (stratified; MNIST family, default 10000)")
+    p.add_argument("--split", default="val", help="val: evaluate on the held-out validation split (default); "
+                   "test: train on the whole training set, evaluate on the official test set (MNIST family)")
     g = p.add_argument_group("schedule")
     g.add_argument("--epochs", type=int, default=10)
     g.add_argument("--batch-size", type=int, default=256)
@@ -37,13 +56,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--warmup-epochs", type=float, default=0.0)
     g.add_argument("--ema", type=float, default=0.0, help="weight EMA decay, e.g. 0.999 (default off)")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--eval-every", type=int, default=1, help="evaluate every N epochs and after the last (default 1)")
     g.add_argument("--amp", default="bf16", help="CUDA autocast: bf16, fp16 or off (CPU is always fp32)")
     g.add_argument("--no-channels-last", action="store_true")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    g.add_argument("--cuda-graphs", default="auto", help="CUDA: capture the training step as a graph: auto, on, off")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
-    p.add_argument("--workers", type=int, default=4, help="DataLoader workers when data is streamed")
-    p.add_argument("--out", default=None, help="write the result (spec, schedule, history) as JSON here")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int, default=None,
+                   help="population: training processes (default 1); one model: DataLoader workers when data is "
+                        "streamed (default 4)")
+    p.add_argument("--devices", default=None, help="population: comma-separated devices, worker i on devices[i %% n]")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / processes, "
+                   "or OMP_NUM_THREADS)")
+    p.add_argument("--out", "-o", default=None, help="one model: result JSON (atomic; - for stdout); a population: "
+                   "results JSON lines, appended as models finish (required)")
+
+
+def _is_sample_file(arg: str) -> bool:
+    return Path(arg).suffix.lower() in SAMPLE_SUFFIXES
 
 
 def _spec(arg: str) -> Any:
@@ -53,96 +83,226 @@ def _spec(arg: str) -> Any:
     if path.suffix == ".json" or path.is_file():
         if not path.is_file():
             raise UsageError(f"spec file {arg} does not exist")
-        return designspace.NetSpec.from_json(path.read_text())
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"cannot read {arg}: {e}") from None
+        return designspace.NetSpec.from_json(text)
     return designspace.zoo[arg]  # SpecError with close matches when unknown
 
 
-class _Bar:
-    """A one-line progress bar on ``stream``, redrawn at most ten times a second."""
+def _schedule(args: argparse.Namespace) -> Any:
+    from designspace.search import train
 
-    def __init__(self, epochs: int, stream: TextIO = sys.stderr, quiet: bool = False):
-        self.epochs, self.stream, self.quiet = epochs, stream, quiet
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.last = 0.0
-
-    def step(self, epoch: int, step: int, steps: int) -> None:
-        if self.quiet or not self.tty:
-            return
-        now = time.perf_counter()
-        if step != steps and now - self.last < 0.1:
-            return
-        self.last = now
-        n = 30 * step // steps
-        self.stream.write(f"\repoch {epoch}/{self.epochs} [{'#' * n}{'.' * (30 - n)}] {step}/{steps}")
-        self.stream.flush()
-
-    def epoch(self, s: Any) -> None:
-        if self.quiet:
-            return
-        top5 = f"  top-5 {100 * s.val_top5_err:.2f}%" if s.val_top5_err is not None else ""
-        line = (f"epoch {s.epoch}/{self.epochs}  loss {s.train_loss:.4f}  top-1 {100 * s.val_top1_err:.2f}%{top5}"
-                f"  {s.images_per_s:,.0f} img/s  {s.seconds:.1f} s")
-        self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
-        self.stream.flush()
-
-
-def run(args: argparse.Namespace) -> int:
-    from search import data, train
-
-    if args.data not in DATASETS:
-        raise UsageError(f"--data {args.data!r} is not one of {', '.join(DATASETS)}")
-    if args.resolution is not None and args.resolution < 1:
-        raise UsageError(f"--resolution {args.resolution} must be a positive integer")
-    if args.workers < 0:
-        raise UsageError(f"--workers {args.workers} must be >= 0")
     try:
-        schedule = train.Schedule(
+        return train.Schedule(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
             nesterov=not args.no_nesterov and args.momentum > 0, weight_decay=args.weight_decay,
             label_smoothing=args.label_smoothing, warmup_epochs=args.warmup_epochs, ema=args.ema, seed=args.seed,
-            amp=args.amp, channels_last=not args.no_channels_last, compile=args.compile,
+            amp=args.amp, channels_last=not args.no_channels_last, compile=args.compile, cuda_graphs=args.cuda_graphs,
+            eval_every=args.eval_every,
         )
     except ValueError as e:  # "schedule.epochs=0 must be ..." -> "--epochs 0 must be ..."
         raise UsageError(_flag_message(str(e))) from None
-    spec = _spec(args.model)
+
+
+def _check(args: argparse.Namespace, population: bool) -> None:
+    """Every flag and the output, before any work."""
+    if args.data not in DATASETS:
+        import difflib
+
+        close = difflib.get_close_matches(args.data, DATASETS, n=1)
+        raise UsageError(f"--data {args.data!r} is not one of {', '.join(DATASETS)}"
+                         + (f"; did you mean {close[0]}?" if close else ""))
+    for flag, v, lo in (("--resolution", args.resolution, 1), ("--train-size", args.train_size, 10),
+                        ("--val-size", args.val_size, 10),
+                        ("--workers", args.workers, 1 if population else 0), ("--threads", args.threads, 1)):
+        if v is not None and v < lo:
+            raise UsageError(f"{flag} {v} must be >= {lo}")
+    if args.split not in ("val", "test"):
+        raise UsageError(f"--split {args.split!r} is not one of val, test")
+    mnist = args.data in ("fashion_mnist", "mnist", "kmnist")
+    if not mnist and (args.train_size is not None or args.val_size is not None or args.split != "val"):
+        raise UsageError(f"--train-size, --val-size and --split apply to the MNIST-family data sets, not {args.data}")
+    if population:
+        if args.out is None:
+            raise UsageError("training a sample file needs --out RESULTS.jsonl (results are appended as each model "
+                             "finishes; the same command run again resumes)")
+        check_output(args.out, "--out", allow_stdout=False)
+    else:
+        check_output(args.out, "--out")
+        if args.devices is not None:
+            raise UsageError("--devices applies to a population (a sample file); use --device for one model")
     import torch
 
-    device = args.device
-    if device is not None:
+    for dev in ([args.device] if args.device else []):
         try:
-            dev = torch.device(device)
+            d = torch.device(dev)
         except RuntimeError:
-            raise UsageError(f"--device {device!r} is not a device (cpu, cuda, cuda:N)") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: CUDA is not available on this machine")
-    resolution = args.resolution or (spec.resolution if args.data == "imagefolder" else None)
-    try:
-        ds = data.load(args.data, args.data_root, resolution=resolution, download=not args.no_download)
-    except data.DatasetError as e:
-        print(f"designspace train: error: {e}", file=sys.stderr)
-        return 1
-    import designspace
+            raise UsageError(f"--device {dev!r} is not a device (cpu, cuda, cuda:N)") from None
+        if d.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"--device {dev}: CUDA is not available on this machine")
 
-    spec = spec.replace(num_classes=ds.num_classes, resolution=ds.resolution)
+
+#: native image size of the data sets whose size is fixed (a network needing more gets 32, padded)
+NATIVE = {"fashion_mnist": 28, "mnist": 28, "kmnist": 28}
+
+
+def _resolution(args: argparse.Namespace, specs: list[Any]) -> int | None:
+    """``--resolution``, else the one the networks need: an MNIST-family image is 28x28, padded
+    with zeros to 32 when a network's total stride is more than 28 (e.g. every stride-32 RegNet)."""
+    if args.resolution is not None:
+        return args.resolution
+    native = NATIVE.get(args.data)
+    if native is None:
+        return specs[0].resolution if args.data == "imagefolder" else None
+    need = max(s.stride for s in specs)
+    if need <= native:
+        return None
+    if need <= 32:
+        log.info("designspace train: the network's total stride is %d: %s images padded from %d to 32 px",
+                 need, args.data, native)
+        return 32
+    raise UsageError(f"the network's total stride {need} exceeds {args.data}'s {native} px; pass --resolution N "
+                     f"(N >= {need}) to resize the images")
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if args.train_size is not None:
+        opts["train_size"] = args.train_size
+    if args.val_size is not None:
+        opts["val_size"] = args.val_size
+    if args.split != "val":
+        opts["split"] = args.split
+    return opts
+
+
+def run(args: argparse.Namespace) -> int:
+    population = _is_sample_file(args.model)
+    _check(args, population)
+    schedule = _schedule(args)
+    if population:
+        return _run_population(args, schedule)
+    return _run_one(args, schedule)
+
+
+def _run_one(args: argparse.Namespace, schedule: Any) -> int:
+    from designspace.progress import bar
+    from designspace.search import data, train
+
+    spec = _spec(args.model)
+    resolution = _resolution(args, [spec])
+    try:
+        ds = data.load(args.data, args.data_root, resolution=resolution, download=not args.no_download,
+                       **_data_options(args))
+    except data.UnknownDataset as e:
+        raise UsageError(str(e)) from None
+    except data.DatasetError as e:
+        log.error("designspace train: error: %s", e)
+        return 1
+    import torch
+
+    import designspace
+    from designspace.search.cores import register, share_threads
+
+    register()
+    share_threads(args.threads)
+    spec = spec.replace(num_classes=ds.num_classes, resolution=ds.resolution, in_chans=ds.channels)
     torch.manual_seed(schedule.seed)
     model = designspace.build(spec)
-    bar = _Bar(schedule.epochs, quiet=args.quiet)
     name = args.model if args.model in designspace.zoo else spec.id
+    pbar = bar(None, "training", unit="step", quiet=bool(args.quiet))
+
+    def step(epoch: int, i: int, steps: int) -> None:
+        if pbar.total != steps:
+            pbar.reset(total=steps)
+            pbar.set_description(f"epoch {epoch}/{schedule.epochs}")
+        pbar.update(1)
+
+    def epoch_line(s: Any) -> None:
+        top5 = f"  top-5 {100 * s.val_top5_err:.2f}%" if s.val_top5_err is not None else ""
+        pbar.clear()
+        log.info("epoch %d/%d  loss %.4f  top-1 %.2f%%%s  %s img/s  %.1f s", s.epoch, schedule.epochs, s.train_loss,
+                 100 * s.val_top1_err, top5, f"{s.images_per_s:,.0f}", s.seconds)
+        pbar.reset()
+
     try:
-        result = train.fit(model, ds, schedule, callback=bar.epoch, device=device, progress=bar.step,
-                           workers=args.workers)
+        result = train.fit(model, ds, schedule, callback=epoch_line, device=args.device, progress=step,
+                           workers=4 if args.workers is None else args.workers)
     except train.TrainingError as e:
-        print(f"designspace train: error: {e}", file=sys.stderr)
+        pbar.close()
+        log.error("designspace train: error: %s", e)
         return 1
+    pbar.close()
     f = result.final
     top5 = f", top-5 error {100 * f.val_top5_err:.2f}%" if f.val_top5_err is not None else ""
     mean_ips = sum(s.images_per_s for s in result.history) / len(result.history)
-    print(f"{name} on {ds.name}: top-1 error {100 * f.val_top1_err:.2f}%{top5} after {f.epoch} epochs "
+    on = "test" if ds.split == "test" else "validation"
+    print(f"{name} on {ds.name}: top-1 error {100 * f.val_top1_err:.2f}%{top5} ({on}) after {f.epoch} epochs "
           f"in {result.seconds:.1f} s, {mean_ips:,.0f} images/s ({result.device}, {result.precision})")
     if args.out:
         out = {"model": args.model, "spec": spec.to_dict(), "spec_id": spec.id, **result.to_dict()}
-        Path(args.out).write_text(json.dumps(out, indent=2))
+        write_output(args.out, lambda fh: fh.write(json.dumps(out, indent=2) + "\n"))
     return 0
+
+
+def _run_population(args: argparse.Namespace, schedule: Any) -> int:
+    from designspace.progress import bar
+    from designspace.search import data
+    from designspace.search.cores import parse_devices
+    from designspace.search.population import DataRef, load_specs, read_results, train_population
+
+    specs = load_specs(args.model)
+    try:
+        devices = parse_devices(args.devices)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.device and not devices:
+        devices = [args.device]
+    resolution = _resolution(args, specs)
+    try:  # load once here: a missing data set fails now, not in every worker
+        ds = data.load(args.data, args.data_root, resolution=resolution, download=not args.no_download,
+                       **_data_options(args))
+    except data.UnknownDataset as e:
+        raise UsageError(str(e)) from None
+    except data.DatasetError as e:
+        log.error("designspace train: error: %s", e)
+        return 1
+    ref = DataRef(args.data, args.data_root, resolution, _data_options(args),
+                  shape=(ds.num_classes, ds.resolution, ds.channels))
+    if (args.workers or 1) > 1:
+        ds = None  # each worker loads its own copy
+    already = len(read_results(args.out))
+    t0 = time.perf_counter()
+    pbar = bar(len(specs), "models", unit="model", quiet=bool(args.quiet), initial=0)
+
+    def done(r: Any) -> None:
+        pbar.update(1)
+        err = f"error {100 * r.error:.2f}%" if r.error is not None else f"failed: {r.reason}"
+        pbar.clear()
+        print(f"model {r.index} {r.id}: {err}, {r.seconds:.1f} s ({r.images_per_s:,.0f} img/s, "
+              f"{r.flops / 1e6:.2f} MFLOPs, {r.device})", flush=True)
+        pbar.refresh()
+
+    from designspace.search.population import PopulationError
+
+    try:
+        results = train_population(specs, ds if ds is not None else ref, schedule, workers=args.workers or 1,
+                                   devices=devices, threads=args.threads, results=args.out, on_result=done)
+    except PopulationError as e:
+        pbar.close()
+        log.error("designspace train: error: %s; the finished models are in %s", e, args.out)
+        return 1
+    finally:
+        pbar.close()
+    wall = time.perf_counter() - t0
+    trained = len(read_results(args.out)) - already
+    ok = [r for r in results if r.status == "done"]
+    per_hour = trained / wall * 3600 if wall > 0 and trained else 0.0
+    print(f"{len(results)} models ({trained} trained now, {len(results) - trained} from earlier runs), "
+          f"{len(ok)} finished: {per_hour:,.0f} models/hour over {wall:.1f} s; results in {args.out}")
+    return 0 if len(ok) == len(results) else 1
 
 
 def _flag_message(msg: str) -> str:

@@ -9,12 +9,13 @@ row per trial (:mod:`.export`).
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import multiprocessing.connection
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .spec import StudySpec, StudySpecError, check_schedule, load_spec
 from .storage import is_url, mask, resolve
@@ -23,18 +24,27 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
     import pandas as pd
 
+log = logging.getLogger(__name__)
+
 __all__ = ["run_study", "export_frame", "load_study", "StudySpec", "StudySpecError", "load_spec", "mask"]
 
 
 def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str | None = None,
-              workers: int = 1, *, trainer: str | None = None, device: str | None = None) -> "optuna.Study":
+              workers: int = 1, *, trainer: str | None = None, device: str | None = None,
+              devices: list[str] | None = None,
+              progress: "Callable[[int, int], None] | None" = None) -> "optuna.Study":
     """Run (or resume) the study in ``spec_path`` until it holds ``n_trials`` finished trials.
 
     ``n_trials`` defaults to the spec's; ``storage`` is an Optuna URL or a journal file path
-    (default: ``<spec>.db`` next to the spec); ``workers`` local processes share the study.
-    ``trainer`` (``"module:function"``) replaces the real trainer, for benchmarks and tests.
-    Returns the study.  Raises :class:`StudySpecError` for a bad spec before anything runs.
+    (default: ``<spec>.db`` next to the spec); ``workers`` local processes share the study, each
+    keeping its data set and device state between trials; ``devices`` pins worker ``i`` to
+    ``devices[i % len(devices)]`` (several workers may share a GPU).  ``trainer``
+    (``"module:function"``) replaces the real trainer, for benchmarks and tests.
+    ``progress(finished, n_trials)`` is called as trials finish.  Returns the study.  Raises
+    :class:`StudySpecError` for a bad spec before anything runs.
     """
+    from designspace.search.cores import assign_devices
+
     from .worker import _set_threads, enqueue_baselines, open_study, work
 
     spec = load_spec(spec_path)
@@ -48,15 +58,19 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     url = resolve(spec, storage)
     study = open_study(spec, url)
     enqueue_baselines(study, spec)
-    _set_threads(workers)
+    device_of = assign_devices(workers, list(devices or ([device] if device else [])))
+    if progress is not None:
+        progress(_finished_count(spec, url), n)
     if workers == 1:
-        if work(spec, url, n, 0, trainer, device, study=study).interrupted:
+        _set_threads(1)
+        on_trial = (lambda: progress(_finished_count(spec, url, study), n)) if progress is not None else None
+        if work(spec, url, n, 0, trainer, device_of[0], study=study, on_trial=on_trial).interrupted:
             raise KeyboardInterrupt
         return study
     ctx = mp.get_context("spawn")
 
     def start(i: int) -> "mp.process.BaseProcess":
-        p = ctx.Process(target=_worker_main, args=(str(spec.path), url, n, i, trainer, device, workers),
+        p = ctx.Process(target=_worker_main, args=(str(spec.path), url, n, i, trainer, device_of[i], workers),
                         name=f"designspace-study-{i}")
         p.start()
         return p
@@ -73,7 +87,10 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
         # watch every worker at once: one that dies is reported now, and replaced while others
         # still run (its trial is retried through heartbeats), at most MAX_RESTARTS times in all
         while running:
-            mp.connection.wait([p.sentinel for p in running.values()])
+            ready = mp.connection.wait([p.sentinel for p in running.values()], timeout=2.0 if progress else None)
+            if not ready and progress is not None:
+                progress(_finished_count(spec, url), n)
+                continue
             for i, p in list(running.items()):
                 if p.exitcode is None:
                     continue
@@ -84,8 +101,8 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
                 elif p.exitcode != 0:
                     failures.append((i, p.exitcode))
                     again = running and not interrupted and len(failures) <= MAX_RESTARTS
-                    print(mask(f"designspace study: worker {i} exited with code {p.exitcode}"
-                               + ("; starting a replacement" if again else "")), file=sys.stderr, flush=True)
+                    log.warning("%s", mask(f"designspace study: worker {i} exited with code {p.exitcode}"
+                                           + ("; starting a replacement" if again else "")))
                     if again:
                         running[i] = start(i)
     finally:
@@ -102,6 +119,14 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
 
 #: replacements of failed worker processes during one run_study call
 MAX_RESTARTS = 3
+
+
+def _finished_count(spec: StudySpec, url: str, study: "optuna.Study | None" = None) -> int:
+    """Counted trials that have finished (what a progress bar shows)."""
+    from .worker import open_study, slots
+
+    study = study or open_study(spec, url)
+    return sum(1 for t in slots(study.get_trials(deepcopy=False)).values() if t.state.is_finished())
 
 
 def _finished(spec: StudySpec, url: str, n: int) -> bool:
@@ -124,18 +149,20 @@ def _ignore_in_parent(signum: int, frame: object) -> None:
 
 def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | None, device: str | None,
                  workers: int) -> None:
+    from designspace.logs import configure_from_env
+
     from .worker import _set_threads, work
 
+    configure_from_env()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _set_threads(workers)
     try:
         summary = work(load_spec(spec_path), url, n, worker, trainer, device)
     except KeyboardInterrupt:
-        print(f"designspace study: worker {worker}: interrupted between trials; nothing lost",
-              file=sys.stderr, flush=True)
+        log.info("designspace study: worker %d: interrupted between trials; nothing lost", worker)
         sys.exit(130)
     except Exception as e:
-        print(mask(f"designspace study: worker {worker}: {type(e).__name__}: {e}"), file=sys.stderr, flush=True)
+        log.error("%s", mask(f"designspace study: worker {worker}: {type(e).__name__}: {e}"))
         sys.exit(1)
     sys.exit(130 if summary.interrupted else 0)
 
@@ -161,7 +188,7 @@ def load_study(spec_path: str | Path, storage: str | None = None) -> tuple["optu
 
 
 def export_frame(spec_path: str | Path, storage: str | None = None) -> "pd.DataFrame":
-    """One row per trial of the spec's study (see :func:`search.study.export.trials_frame`)."""
+    """One row per trial of the spec's study (see :func:`designspace.search.study.export.trials_frame`)."""
     from .export import trials_frame
 
     study, spec, _ = load_study(spec_path, storage)

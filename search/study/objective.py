@@ -61,11 +61,24 @@ class Context:
     _rescaled: dict[int, Any] = field(default_factory=dict)  # data sets at other resolutions
     extra: dict[str, Any] = field(default_factory=dict)
 
+    _workspace: Any = None
+
     @property
     def space(self) -> Any:
         if self._space is None:
-            self._space = load_space(self.spec.space, self.resolution, self.num_classes, self.spec.space_options)
+            self._space = load_space(self.spec.space, self.resolution, self.num_classes, self.spec.space_options,
+                                     self.in_chans)
         return self._space
+
+    @property
+    def workspace(self) -> Any:
+        """The worker's :class:`designspace.search.train.Workspace`: its data stay on the device
+        between trials."""
+        if self._workspace is None:
+            from designspace.search.train import Workspace
+
+            self._workspace = Workspace(self.extra.get("device"))
+        return self._workspace
 
     @property
     def dataset(self) -> Any:
@@ -85,7 +98,7 @@ class Context:
         return self._rescaled[resolution]
 
     def _load_dataset(self, resolution: int | None) -> Any:
-        from search import data
+        from designspace.search import data
 
         opts = dict(self.spec.dataset)
         opts.pop("resolution", None)
@@ -99,6 +112,10 @@ class Context:
     def resolution(self) -> int:
         return int(self.extra.get("resolution") or self.dataset.resolution)
 
+    @property
+    def in_chans(self) -> int:
+        return int(self.extra.get("in_chans") or self.dataset.channels)
+
 
 def load_trainer(name: str | None) -> Trainer:
     """``None`` -> :func:`real_trainer`; ``"module:function"`` -> that function."""
@@ -109,12 +126,13 @@ def load_trainer(name: str | None) -> Trainer:
     return getattr(importlib.import_module(mod), fn)
 
 
-def load_space(name: str, resolution: int, num_classes: int, options: Mapping[str, Any] | None = None) -> Any:
+def load_space(name: str, resolution: int, num_classes: int, options: Mapping[str, Any] | None = None,
+               in_chans: int = 3) -> Any:
     """A built-in design space by name, or a custom space file (``.toml``), at the data's shape,
     with the study's ``space_options``."""
     from designspace.spaces import get_space
 
-    space = get_space(name, resolution=resolution, num_classes=num_classes)
+    space = get_space(name, resolution=resolution, num_classes=num_classes, in_chans=in_chans)
     return space.with_options(options) if options else space
 
 
@@ -160,7 +178,7 @@ def draw(trial: "optuna.Trial", ctx: Context) -> tuple["NetSpec", str]:
     keep = origin.startswith("space") and ctx.space.scales_resolution
     resolution = net.resolution if keep else ctx.resolution
     try:
-        return net.replace(num_classes=ctx.num_classes, resolution=resolution), origin
+        return net.replace(num_classes=ctx.num_classes, resolution=resolution, in_chans=ctx.in_chans), origin
     except SpecError as e:  # e.g. a network whose total stride exceeds the data set's resolution
         raise Rejected(f"infeasible at resolution {resolution}: {e}") from None
 
@@ -218,11 +236,11 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
 
 def real_trainer(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, float]], None],
                  seed: int) -> dict[str, Any]:
-    """Train with :func:`search.train.fit` on the study's data set and schedule (seeded init)."""
+    """Train with :func:`designspace.search.train.fit` on the study's data set and schedule (seeded init)."""
     import torch
 
     import designspace
-    from search import train
+    from designspace.search import train
 
     schedule = train.Schedule.from_dict({"seed": seed, **ctx.spec.schedule})
     torch.manual_seed(seed)
@@ -231,17 +249,23 @@ def real_trainer(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, flo
 
     def callback(s: Any) -> None:
         images.append(float(s.images_per_s))
+        if s.val_top1_err != s.val_top1_err:  # NaN: an epoch the schedule does not evaluate
+            return
         on_epoch({"epoch": s.epoch, "val_error": s.val_top1_err, "train_loss": s.train_loss,
                   "images_per_s": s.images_per_s, "seconds": s.seconds})
 
+    from designspace.search.cores import share_threads
+
+    share_threads(ctx.extra.get("threads"))
     try:
-        res = train.fit(model, ctx.dataset_at(net.resolution), schedule, callback=callback, device=ctx.extra.get("device"), workers=0)
+        res = train.fit(model, ctx.dataset_at(net.resolution), schedule, callback=callback, workers=0,
+                        workspace=ctx.workspace)
     except train.TrainingDiverged as e:
         raise TrialFailed(f"diverged: {e}") from None
     except train.OutOfMemory as e:
         raise TrialFailed(f"out of memory: {e}") from None
     return {"device": res.device, "seconds": res.seconds,
-            "images_per_s": sum(images) / len(images) if images else 0.0}
+            "images_per_s": sum(images) / len(images) if images else 0.0, "costs": res.extra}
 
 
 def no_training(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, float]], None],

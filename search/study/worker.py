@@ -20,13 +20,13 @@ round-trip for) every rejected draw: a RegNetX study at 3-9 MF keeps about 1 dra
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .objective import REJECTED_ATTR, Context, Rejected, TrialFailed, load_trainer, run_trial
 from .spec import StudySpec
@@ -46,8 +46,12 @@ class Surplus(Exception):
     """The study already has ``n_trials`` slots: this trial is closed without training."""
 
 
-def say(msg: str) -> None:
-    print(mask(msg), file=sys.stderr, flush=True)
+log = logging.getLogger(__name__)
+
+
+def say(msg: str, level: int = logging.INFO) -> None:
+    """Log a worker message (credentials masked)."""
+    log.log(level, "%s", mask(msg))
 
 
 def make_sampler(spec: StudySpec, worker_seed: int) -> "optuna.samplers.BaseSampler":
@@ -209,8 +213,10 @@ class _Interrupt:
 
 
 def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str | None = None,
-         device: str | None = None, study: "optuna.Study | None" = None) -> WorkerSummary:
-    """Run trials of the study until it holds ``n_trials`` finished slots (or Ctrl-C)."""
+         device: str | None = None, study: "optuna.Study | None" = None,
+         on_trial: "Callable[[], None] | None" = None) -> WorkerSummary:
+    """Run trials of the study until it holds ``n_trials`` finished slots (or Ctrl-C);
+    ``on_trial()`` runs after each finished trial."""
     import optuna
     from optuna.trial import TrialState
 
@@ -277,14 +283,14 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 trial.set_user_attr("reason", e.reason)
                 study.tell(trial, state=TrialState.FAIL)
                 summary.failed += 1
-                say(f"designspace study: trial {trial.number} failed: {e.reason}; the study goes on")
+                say(f"designspace study: trial {trial.number} failed: {e.reason}; the study goes on", logging.WARNING)
             except BaseException as e:  # Ctrl-C twice, or a bug: abandon the trial, re-queue it, stop
                 why = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
                 trial.set_user_attr("reason", f"abandoned: {why}")
                 study.tell(trial, state=TrialState.FAIL)
                 retry_abandoned(study, storage.get_trial(tid))
                 say(f"designspace study: worker {worker}: trial {trial.number} abandoned ({mask(why)}) and "
-                    "re-queued; run the same command again to resume")
+                    "re-queued; run the same command again to resume", logging.WARNING)
                 summary.interrupted = isinstance(e, KeyboardInterrupt)
                 if summary.interrupted:
                     return summary
@@ -298,6 +304,8 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 intr.in_trial = None
             rejections = 0
             summary.numbers.append(trial.number)
+            if on_trial is not None:
+                on_trial()
         else:
             summary.interrupted = True
             say(f"designspace study: worker {worker}: stopped after finishing its trial (interrupted)")
@@ -305,12 +313,9 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
 
 
 def _set_threads(workers: int) -> None:
-    """Share the CPU cores between the local workers (torch would give each all of them)."""
-    n = max(1, (os.cpu_count() or 1) // max(1, workers))
-    os.environ.setdefault("OMP_NUM_THREADS", str(n))
-    try:
-        import torch
+    """Register this process as a trainer; its threads are shared out before each trial
+    (:func:`designspace.search.cores.share_threads`, which respects a user's own setting)."""
+    from designspace.search.cores import register, share_threads
 
-        torch.set_num_threads(n)
-    except ImportError:  # pragma: no cover
-        pass
+    register()
+    share_threads()

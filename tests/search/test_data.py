@@ -14,20 +14,22 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from search import data
-from search.data import DatasetError, FileImages
+from designspace.search import data
+from designspace.search.data import DatasetError, FileImages
 
 
 def test_digits_are_scikit_learns_images_with_a_fixed_disjoint_split():
     ds = data.load("digits", resolution=8)  # native size: no interpolation, exact values
     assert (len(ds.train_labels), len(ds.val_labels)) == (1497, 300)
-    assert ds.train_images.dtype == torch.uint8 and ds.train_images.shape == (1497, 3, 8, 8)
+    assert ds.train_images.dtype == torch.uint8 and ds.train_images.shape == (1497, 1, 8, 8)  # grey: one channel
     ref = load_digits()
     want = np.round(ref.images * 255 / 16).astype(np.uint8)
     order = np.random.default_rng(data.DIGITS_SPLIT_SEED).permutation(1797)
     val, train = order[:300], order[300:]
     assert np.array_equal(ds.val_images[:, 0].numpy(), want[val])
-    assert np.array_equal(ds.train_images[:, 2].numpy(), want[train])
+    assert np.array_equal(ds.train_images[:, 0].numpy(), want[train])
+    rgb = data.load("digits", resolution=8, rgb=True)  # three copies only when asked for
+    assert rgb.train_images.shape == (1497, 3, 8, 8) and torch.equal(rgb.train_images[:, 2], ds.train_images[:, 0])
     assert np.array_equal(ds.train_labels.numpy(), ref.target[train])
     assert set(val).isdisjoint(train)
     assert ds.num_classes == 10 and ds.augment.flip is False  # mirrored digits are other glyphs
@@ -37,7 +39,7 @@ def test_digits_are_scikit_learns_images_with_a_fixed_disjoint_split():
 
 def test_digits_upsampled_to_the_default_32():
     ds = data.load("digits")
-    assert ds.resolution == 32 and ds.train_images.shape[1:] == (3, 32, 32)
+    assert ds.resolution == 32 and ds.train_images.shape[1:] == (1, 32, 32) and ds.channels == 1
     assert int(ds.train_images.max()) == 255 and int(ds.train_images.min()) == 0
 
 
@@ -51,8 +53,8 @@ def test_synthetic_is_seeded_and_shaped():
 
 
 def test_unknown_dataset_and_bad_resolution():
-    with pytest.raises(ValueError, match="dataset='mnist'"):
-        data.load("mnist")
+    with pytest.raises(ValueError, match="dataset='mnistt' is not one of .*did you mean mnist"):
+        data.load("mnistt")
     with pytest.raises(ValueError, match="resolution=0"):
         data.load("digits", resolution=0)
 

@@ -12,8 +12,8 @@ from torch import nn
 
 import designspace
 from designspace import NetSpec, StageSpec, StemSpec
-from search import data, train
-from search.train import EpochStats, Schedule, TrainingDiverged
+from designspace.search import data, train
+from designspace.search.train import EpochStats, Schedule, TrainingDiverged
 
 RES = 16
 
@@ -23,7 +23,7 @@ def small_spec(num_classes: int = 10) -> NetSpec:
     return NetSpec(StemSpec("simple", 16), (StageSpec("regnet", 1, 32, 2, group_width=8),
                                             StageSpec("regnet", 2, 64, 2, group_width=8),
                                             StageSpec("regnet", 2, 128, 2, group_width=8)),
-                   resolution=RES, num_classes=num_classes)
+                   resolution=RES, num_classes=num_classes, in_chans=1)
 
 
 def small_model(seed: int = 0) -> nn.Module:
@@ -192,7 +192,7 @@ def test_cli_train_on_digits_end_to_end(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,msg", [
     (["--epochs", "0"], "--epochs 0 must be a positive integer"),
-    (["--data", "mnist"], "--data 'mnist' is not one of"),
+    (["--data", "mnistt"], "--data 'mnistt' is not one of"),
     (["--amp", "fp8"], "--amp 'fp8' is not one of"),
 ])
 def test_cli_bad_flags_print_one_line_and_exit_2(tmp_path, capsys, argv, msg):

@@ -1,0 +1,170 @@
+"""Sharing the machine: CPU threads among the training processes, devices among the workers.
+
+Threads.  PyTorch gives every process all the cores; two training processes on one machine then
+oversubscribe it (each OpenMP team spins for cores the other holds: on 2 cores two separately
+started ``study run`` processes each ran about 15x slower than one alone).  Every designspace
+training process (a study worker, a population worker) registers itself in a per-user folder
+(:func:`register`), and before each model it takes ``cores // live processes`` threads
+(:func:`share_threads`).  A thread count the user chose is respected, never overridden:
+``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``DESIGNSPACE_THREADS`` in the environment, an
+explicit ``threads=``, or a ``torch.set_num_threads`` call made after this module was imported.
+
+Devices.  ``--devices cuda:0,cuda:1`` pins worker ``i`` to ``devices[i % len(devices)]``
+(:func:`assign_devices`); several workers may share one GPU.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["usable_cores", "register", "unregister", "live_processes", "share_threads", "thread_choice",
+           "assign_devices", "parse_devices", "USER_THREAD_ENV"]
+
+USER_THREAD_ENV = ("DESIGNSPACE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_registered: Path | None = None
+_torch_threads_at_import: int | None = None
+
+
+def _note_torch_threads() -> None:
+    global _torch_threads_at_import
+    if _torch_threads_at_import is None:
+        try:
+            import torch
+
+            _torch_threads_at_import = torch.get_num_threads()
+        except ImportError:  # pragma: no cover
+            _torch_threads_at_import = usable_cores()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (CPU affinity and cgroup-style restrictions included)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def registry_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"designspace-trainers-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register() -> None:
+    """Announce this process as a trainer on this machine (until it exits)."""
+    global _registered
+    _note_torch_threads()
+    if _registered is not None:
+        return
+    d = registry_dir()
+    with contextlib.suppress(OSError):
+        d.mkdir(parents=True, exist_ok=True)
+        p = d / str(os.getpid())
+        p.touch()
+        _registered = p
+        atexit.register(unregister)
+
+
+def unregister() -> None:
+    global _registered
+    if _registered is not None:
+        with contextlib.suppress(OSError):
+            _registered.unlink()
+        _registered = None
+
+
+def live_processes() -> int:
+    """Registered trainer processes that are still alive (stale entries are removed); at least 1."""
+    n = 0
+    d = registry_dir()
+    with contextlib.suppress(OSError):
+        for p in d.iterdir():
+            if not p.name.isdigit():
+                continue
+            if _alive(int(p.name)):
+                n += 1
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+    return max(1, n)
+
+
+def thread_choice(threads: int | None = None) -> tuple[int, str]:
+    """``(threads, why)`` this process should use now (see the module docstring)."""
+    import torch
+
+    _note_torch_threads()
+    if threads is not None:
+        return max(1, int(threads)), "threads="
+    for var in USER_THREAD_ENV:
+        v = os.environ.get(var, "")
+        if v.strip().isdigit() and int(v) > 0:
+            return int(v), var
+    current = torch.get_num_threads()
+    if _torch_threads_at_import is not None and current != _torch_threads_at_import and current != _last_set:
+        return current, "torch.set_num_threads"
+    share = max(1, usable_cores() // live_processes())
+    if _torch_threads_at_import is not None:
+        share = min(share, max(_torch_threads_at_import, 1))
+    return share, f"{usable_cores()} cores / {live_processes()} training process(es)"
+
+
+_last_set: int | None = None
+
+
+def share_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads to :func:`thread_choice` and return the count."""
+    global _last_set
+    import torch
+
+    n, _ = thread_choice(threads)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    _last_set = n
+    return n
+
+
+def parse_devices(text: str | None) -> list[str]:
+    """``"cuda:0,cuda:1"`` -> ``["cuda:0", "cuda:1"]`` (checked as torch device names)."""
+    if text is None or not str(text).strip():
+        return []
+    out = []
+    for part in str(text).split(","):
+        name = part.strip()
+        if not name:
+            raise ValueError(f"--devices {text!r}: an empty device name")
+        import torch
+
+        try:
+            dev = torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"--devices {text!r}: {name!r} is not a device (cpu, cuda, cuda:N)") from None
+        if dev.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(f"--devices {text!r}: CUDA is not available on this machine")
+            if dev.index is not None and dev.index >= torch.cuda.device_count():
+                raise ValueError(f"--devices {text!r}: {name} does not exist ({torch.cuda.device_count()} GPU(s))")
+        out.append(name)
+    return out
+
+
+def assign_devices(workers: int, devices: list[str]) -> list[str | None]:
+    """Worker ``i`` -> ``devices[i % len(devices)]`` (``None`` for every worker when no devices
+    are given: the default device)."""
+    if workers < 1:
+        raise ValueError(f"workers={workers!r} must be >= 1")
+    if not devices:
+        return [None] * workers
+    return [devices[i % len(devices)] for i in range(workers)]
