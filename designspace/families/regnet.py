@@ -186,3 +186,91 @@ def regnet(
         stem=StemSpec(kind="simple", width=stem_width), stages=stages,
         resolution=resolution, num_classes=num_classes, in_chans=in_chans, drop_path_rate=drop_path_rate,
     )
+
+
+def regnet_params(spec: NetSpec) -> dict:
+    """Parameters ``(w0, wa, wm, depth, group_width, bottle_ratio, se_ratio, stem_width)`` that
+    make :func:`regnet` (and timm's ``RegNet``) build ``spec``'s network: the inverse of the
+    quantized linear rule.  Only the quantized widths are observed, so many parameters fit; this
+    returns one (``wa`` and ``wm`` rounded to 2 and 3 decimals where that still fits), checked by
+    regenerating the spec.  :class:`SpecError` when ``spec`` is not such a network (other blocks,
+    strides or stems, or stage widths that no (w0, wa, wm) produces)."""
+    st = spec.stages
+    if spec.stem.kind != "simple" or spec.stem.pool != "none" or spec.head.width:
+        raise SpecError("stem", spec.stem.kind, "is not a RegNet's (a simple 3x3 stem, no head conv)")
+    if any(s.block != "regnet" or s.stride != 2 for s in st):
+        raise SpecError("stages", [s.block for s in st], "are not all stride-2 regnet blocks")
+    if len({s.se_ratio for s in st}) != 1:
+        raise SpecError("stages", [s.se_ratio for s in st], "have different SE ratios (RegNet has one)")
+    mids = [s.bottleneck_width for s in st]
+    widths = [s.width for s in st]
+    gs = max(s.group_width or s.bottleneck_width for s in st)
+    r0 = mids[0] / widths[0]
+    from fractions import Fraction
+
+    nice = {round(r0, k) for k in (1, 2, 3, 4)} | {float(Fraction(r0).limit_denominator(d)) for d in (4, 8, 16)}
+    ratios = sorted({r0, *[r for r in nice if r > 0]}, key=lambda r: (abs(r - r0) > 1e-12, len(repr(r)), abs(r - r0)))
+    depth = sum(s.depth for s in st)
+    base = dict(se_ratio=st[0].se_ratio, stem_width=spec.stem.width, resolution=spec.resolution,
+                num_classes=spec.num_classes, drop_path_rate=spec.drop_path_rate, in_chans=spec.in_chans)
+    for r in ratios:
+        pre = []
+        for w, m in zip(widths, mids):
+            # the compatibility step moves the bottleneck by up to half a group: pre-images lie
+            # within (group width / multiplier) of the final width
+            lo_c, hi_c = int((m - gs) / r) - 8, int((m + gs) / r) + 16
+            cands = [c for c in range(max(8, lo_c // 8 * 8), hi_c, 8)
+                     if rules.regnet_stage_compat(c, r, gs)[:2] == (w, m)]
+            if not cands:
+                break
+            pre.append(cands)
+        else:
+            for w0 in pre[0]:
+                found = _fit_linear(w0, [p for p in pre[1:]], [s.depth for s in st], depth)
+                for wa, wm in found:
+                    kw = dict(w0=w0, wa=wa, wm=wm, depth=depth, group_width=gs, bottle_ratio=r)
+                    try:
+                        if regnet(**kw, **base) == spec:
+                            return {**kw, "se_ratio": base["se_ratio"], "stem_width": base["stem_width"]}
+                    except SpecError:
+                        continue
+    raise SpecError("stages", [(s.depth, s.width) for s in st],
+                    "are not the stages of any RegNet (no w0, wa, wm regenerates these widths and depths)")
+
+
+def _fit_linear(w0: int, later: list[list[int]], depths: list[int], depth: int, q: int = 8):
+    """Candidate ``(wa, wm)`` for start width ``w0``: each later stage k (exponent k) keeps one of
+    its candidate quantized widths, and each block's exponent lands in its stage (see
+    :func:`regnet_params`); nicer roundings first."""
+    starts = [sum(depths[:k]) for k in range(len(depths))]
+
+    def intervals(k: int, e_prev: int, lo: float, hi: float, exps: tuple[int, ...]):
+        """Depth-first over the later stages' candidate widths and exponents (a stage's exponent
+        exceeds the previous one's, by more than one where no block lands in between), keeping
+        the wm interval non-empty."""
+        if k > len(later):
+            yield lo, hi, exps
+            return
+        for w in later[k - 1]:
+            for e in range(e_prev + 1, e_prev + 9):
+                a, b = max(lo, ((w - q / 2) / w0) ** (1 / e)), min(hi, ((w + q / 2) / w0) ** (1 / e))
+                if a < b:
+                    yield from intervals(k + 1, e, a, b, exps + (e,))
+
+    for lo, hi, exps in intervals(1, 0, 1.0 + 1e-9, 64.0, (0,)):
+        grid = [lo + (hi - lo) * (i + 0.5) / 48 for i in range(48)]
+        for wm in sorted(grid, key=lambda x: abs(x - (lo + hi) / 2)):
+            wa_lo, wa_hi = 0.0, math.inf
+            for k, (s0, d) in enumerate(zip(starts, depths)):
+                e = exps[k]
+                for j in range(max(1, s0), s0 + d):
+                    wa_lo = max(wa_lo, (w0 * wm ** (e - 0.5) - w0) / j)
+                    wa_hi = min(wa_hi, (w0 * wm ** (e + 0.5) - w0) / j)
+            if len(depths) == 1 and depth == 1:
+                wa_lo, wa_hi = 0.0, 1.0
+            if not wa_lo < wa_hi:
+                continue
+            wa = (wa_lo + wa_hi) / 2 if math.isfinite(wa_hi) else wa_lo + 1.0
+            for nice_wa, nice_wm in ((round(wa, 2), round(wm, 3)), (round(wa, 3), round(wm, 4)), (wa, wm)):
+                if wa_lo < nice_wa < wa_hi and lo <= nice_wm < hi:
+                    yield nice_wa, nice_wm

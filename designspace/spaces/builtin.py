@@ -312,12 +312,7 @@ class ResNetRS(Space):
         from .. import families
 
         res = self.resolution or p["resolution"]
-        spec = families.resnet_rs(p["depth"], resolution=res, num_classes=self.num_classes)
-        m = p["width"]
-        if m == 1:
-            return spec
-        stages = tuple(replace(st, width=int(round(st.width * m))) for st in spec.stages)
-        return spec.replace(stages=stages)
+        return families.resnet_rs(p["depth"], resolution=res, num_classes=self.num_classes, width_mult=float(p["width"]))
 
 
 @dataclass(frozen=True)
