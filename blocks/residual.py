@@ -44,9 +44,6 @@ def make_shortcut(
 class _Residual(nn.Module):
     """Shared tail: SE on the branch output, drop path, add the shortcut, activation."""
 
-    se: nn.Module | None
-    shortcut: nn.Module | None
-
     def _tail(self, out_chs: int, in_chs: int, stride: int, se_chs: int, shortcut: str,
               norm_layer: ModuleFactory, act_layer: ModuleFactory, drop_path: float) -> None:
         if isinstance(se_chs, bool) or not isinstance(se_chs, int) or se_chs < 0:

@@ -81,8 +81,6 @@ class BlurPool(nn.Module):
     ``(channels, 1, n, n)``), so it moves with ``.to()`` but is no parameter and no checkpoint key.
     """
 
-    filt: torch.Tensor
-
     def __init__(self, channels: int, filt_size: int = 3, stride: int = 2):
         super().__init__()
         for name, v, lo in (("channels", channels, 1), ("filt_size", filt_size, 2), ("stride", stride, 1)):
