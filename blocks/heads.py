@@ -26,7 +26,8 @@ class ClassifierHead(nn.Module):
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.fc = nn.Linear(width or in_chs, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.conv is not None:
             x = self.conv(x)
-        return self.fc(self.drop(x.mean((2, 3))))
+        x = self.drop(x.mean((2, 3)))
+        return x if pre_logits else self.fc(x)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from . import families, logs  # noqa: F401  (logs: the package logger's NullHandler)
 from .complexity import CONVENTION, Complexity, count
 from .errors import InputError, MissingExtra, SpecError, UsageError
-from .interop import timm_to_designspace
+from .interop import read_pycls, timm_to_designspace, to_timm, write_pycls
 from .kinds import BlockKind, StemKind, block_kind, block_kinds, register_block, register_stem
 from .spec import HeadSpec, NetSpec, StageSpec, StemSpec
 from .zoo import zoo
@@ -23,16 +23,18 @@ __version__ = "0.2.0"
 __all__ = [
     "NetSpec", "StemSpec", "StageSpec", "HeadSpec", "SpecError", "InputError", "UsageError", "MissingExtra",
     "families", "zoo", "count", "Complexity", "CONVENTION",
-    "build", "create", "sample", "timm_to_designspace",
+    "build", "create", "sample", "timm_to_designspace", "to_timm", "read_pycls", "write_pycls",
     "BlockKind", "StemKind", "register_block", "register_stem", "block_kind", "block_kinds",
 ]
 
 
-def build(spec: NetSpec | str, **overrides: Any) -> "Net":
-    """Build a spec (or a zoo name) into a ``torch.nn.Module``; imports torch."""
+def build(spec: NetSpec | str, **kwargs: Any) -> "Net":
+    """Build a spec (or a zoo name) into a ``torch.nn.Module``; imports torch.  Keywords:
+    top-level spec fields (``num_classes=10``), ``pretrained`` (True or a timm checkpoint
+    path), ``features_only`` and ``out_indices`` (see :func:`designspace.net.build`)."""
     from .net import build as _build
 
-    return _build(spec, **overrides)
+    return _build(spec, **kwargs)
 
 
 def create(name: str, **overrides: Any) -> "Net":

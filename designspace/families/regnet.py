@@ -205,11 +205,16 @@ def regnet_params(spec: NetSpec) -> dict:
     mids = [s.bottleneck_width for s in st]
     widths = [s.width for s in st]
     gs = max(s.group_width or s.bottleneck_width for s in st)
-    r0 = mids[0] / widths[0]
-    from fractions import Fraction
-
-    nice = {round(r0, k) for k in (1, 2, 3, 4)} | {float(Fraction(r0).limit_denominator(d)) for d in (4, 8, 16)}
-    ratios = sorted({r0, *[r for r in nice if r > 0]}, key=lambda r: (abs(r - r0) > 1e-12, len(repr(r)), abs(r - r0)))
+    # timm's multiplier r gives every stage's bottleneck as round(width * r): an interval of r
+    lo_r = max((m - 0.5) / w for w, m in zip(widths, mids))
+    hi_r = min((m + 0.5) / w for w, m in zip(widths, mids))
+    ratios: list[float] = []
+    for digits in (1, 2, 3, 4):  # the simplest multipliers in the interval first (0.3, 0.25, ...)
+        k0, k1 = math.ceil(lo_r * 10 ** digits), math.floor(hi_r * 10 ** digits)
+        ratios += [k / 10 ** digits for k in range(k0, min(k1, k0 + 50) + 1)]
+    ratios += [n / d for d in range(1, 17) for n in range(1, 4 * d + 1) if lo_r <= n / d <= hi_r]
+    ratios += [mids[0] / widths[0]]
+    ratios = list(dict.fromkeys(r for r in ratios if r > 0))
     depth = sum(s.depth for s in st)
     base = dict(se_ratio=st[0].se_ratio, stem_width=spec.stem.width, resolution=spec.resolution,
                 num_classes=spec.num_classes, drop_path_rate=spec.drop_path_rate, in_chans=spec.in_chans)

@@ -161,6 +161,7 @@ def _regnet(spec: NetSpec, common: dict[str, Any]) -> tuple[str, dict[str, Any]]
     from ..families.regnet import regnet_params
 
     _need(spec.activation == "relu", "activation", spec.activation, "timm's RegNet uses relu")
+    _need(len(spec.stages) == 4, "stages", len(spec.stages), "timm's RegNet has exactly 4 stages")
     p = regnet_params(spec)
     kw = dict(w0=p["w0"], wa=p["wa"], wm=p["wm"], depth=p["depth"], group_size=p["group_width"],
               bottle_ratio=p["bottle_ratio"], se_ratio=p["se_ratio"], stem_width=p["stem_width"])
@@ -175,6 +176,7 @@ def _resnet(spec: NetSpec, common: dict[str, Any]) -> tuple[str, dict[str, Any]]
 
     st, stem = spec.stages, spec.stem
     _need(spec.activation == "relu", "activation", spec.activation, "timm's ResNet uses relu")
+    _need(len(st) == 4, "stages", len(st), "timm's ResNet runs exactly 4 stages (layer1..layer4)")
     kinds = {s.block for s in st}
     _need(len(kinds) == 1, "stages", [s.block for s in st], "timm's ResNet has one block kind")
     block = st[0].block
@@ -193,9 +195,10 @@ def _resnet(spec: NetSpec, common: dict[str, Any]) -> tuple[str, dict[str, Any]]
         groups = {s.groups for s in st}
         _need(len(groups) == 1, "stages.groups", sorted(groups), "timm's ResNet has one cardinality")
         g = groups.pop()
-        bw = st[0].bottleneck_width // g * 64 // planes[0]
-        _need(all((p * bw // 64) * g == s.bottleneck_width for p, s in zip(planes, st)), "stages.bottleneck_ratio",
-              [s.bottleneck_ratio for s in st], "timm's inner width is floor(planes * base_width / 64) * cardinality")
+        fits = [b for b in range(1, 1025) if all((p * b // 64) * g == s.bottleneck_width for p, s in zip(planes, st))]
+        _need(bool(fits), "stages.bottleneck_ratio", [s.bottleneck_ratio for s in st],
+              "no base_width gives these inner widths as floor(planes * base_width / 64) * cardinality")
+        bw = 64 if 64 in fits else fits[0]
         kw.update(cardinality=g, base_width=bw)
     kw["channels"] = tuple(planes)
     if stem.kind == "deep":
