@@ -107,9 +107,23 @@ def check_frame(df: "pd.DataFrame", required: Sequence[str] = ("error",), min_ro
         if col not in df.columns:
             have = ", ".join(map(str, df.columns[:12])) or "none"
             raise AnalysisInputError(f"{pre}{col}", f"column is missing (columns: {have})")
-        a = as_array(pd.to_numeric(df[col], errors="coerce"), f"{pre}{col}", min_size=min_rows)
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        words = raw.notna() & num.isna()
+        if words.any():
+            i = int(np.flatnonzero(words.to_numpy())[0])
+            raise AnalysisInputError(f"{pre}{col}", f"row {i} holds {raw.iloc[i]!r}, which is not a number")
+        a = as_array(num, f"{pre}{col}", min_size=min_rows)
         if col in ("flops", "params", "acts") and (a <= 0).any():
             raise AnalysisInputError(f"{pre}{col}", f"must be positive, found {a[a <= 0][0]:g}")
+        if col == "error":
+            percent = a.max() > 1 and np.median(a) > 1  # a column of percentages
+            hi = 100.0 if percent else 1.0
+            bad = np.flatnonzero((a < 0) | (a > hi))
+            if bad.size:
+                i = int(bad[0])
+                raise AnalysisInputError(f"{pre}{col}", f"row {i} holds {a[i]:g}: errors are fractions in [0, 1] (or "
+                                         "percentages in [0, 100] for the whole column)")
     return df
 
 

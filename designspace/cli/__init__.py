@@ -74,11 +74,34 @@ def _wire(args: argparse.Namespace) -> None:
         args.read_study = read_study
 
 
+#: flags whose value may begin with "-" (a range such as -5M:1M): argparse would take it for a flag
+_VALUE_FLAGS = ("--flops", "--params", "--acts", "--resolution", "--seed", "--n", "--budget", "--lr", "--epochs",
+                "--workers", "--n-trials", "--batch-size", "--top", "--best", "--bootstrap", "--bins", "--port",
+                "--batch", "--threads", "--train-size", "--val-size", "--num-classes", "--in-chans")
+
+
+def _join_values(argv: list[str]) -> list[str]:
+    """``--flops -5M:1M`` -> ``--flops=-5M:1M``, so that the value reaches the command's own check
+    (one line naming the flag) instead of argparse's "expected one argument" and a usage dump."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _VALUE_FLAGS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1] != "-" \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..files import Terminated, terminate_raises
     from ..logs import configure, verbosity_level
 
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _join_values(sys.argv[1:] if argv is None else list(argv))
     chosen = next((a for a in argv if not a.startswith("-")), None)
     only = chosen if chosen in COMMANDS else None
     parser = _parser(only)

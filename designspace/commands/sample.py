@@ -88,6 +88,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     except SpaceError as e:
         raise UsageError(str(e)) from None
     regime = merge_regimes(getattr(space, "regime", None) or Regime(), Regime(**ranges))
+    if res_range is not None:
+        _check_resolution_range(space, ranges["resolution"], res_range)
 
     fmt = args.format
     out = args.output
@@ -101,6 +103,21 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     check_output(out, "-o")
     return dict(space=space, n=n, seed=seed, regime=regime, sampler=args.sampler, dedupe=args.dedupe,
                 budget=budget, fmt=fmt, out=out)
+
+
+def _check_resolution_range(space: Any, rng: tuple, text: str) -> None:
+    """A resolution range filters spaces that sample the resolution; on one with a fixed
+    resolution, say so now instead of failing after a million draws."""
+    import numpy as np
+
+    ev = space.evaluate(np.random.default_rng(0).random((256, space.dim)))
+    seen = sorted({int(r) for r in ev.resolution[ev.ok].tolist()})
+    if len(seen) == 1:
+        lo, hi = rng
+        r = seen[0]
+        if (lo is not None and r < lo) or (hi is not None and r > hi):
+            raise UsageError(f"--resolution {text}: every model of {space.name} has resolution {r} (the space does not "
+                             f"sample it); give --resolution N to set it instead")
 
 
 # ---------------------------------------------------------------------------- output

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import rules
 from ..spec import NetSpec, SpecError, StageSpec, StemSpec
 from .base import RESERVED, Infeasible, Space, SpaceError
 from .domains import Choice, Domain, Float, Int
@@ -105,7 +106,9 @@ class TomlSpace(Space):
                 if self.resolution is not None and spec.resolution != self.resolution:
                     spec = spec.replace(resolution=self.resolution)
         except SpecError as e:
-            raise Infeasible(str(e)) from None
+            inf = Infeasible(str(e))
+            inf.path = e.path  # type: ignore[attr-defined]
+            raise inf from None
         return spec
 
 
@@ -121,12 +124,14 @@ def _anynet(kw: Mapping[str, Any], opts: Mapping[str, Any], resolution: int, num
         d, w, b, g = (vals[k][i] for k in "dwbg")
         b = 1 if b is None else b
         g = 0 if g is None else g
-        v = max(1, w // b)
-        if g:
-            g = min(g, v)
-            v = max(g, int(round(v / g)) * g)
-        stages.append(StageSpec(block="regnet", depth=d, width=v * b, stride=2, bottleneck_ratio=float(b),
-                                group_width=g, se_ratio=float(opts.get("se_ratio", 0.0))))
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (w, g)) or not isinstance(b, (int, float)) \
+                or isinstance(b, bool) or b <= 0 or w < 1 or g < 0:
+            raise SpecError(f"stages[{i}]", {"w": w, "b": b, "g": g}, "needs an integer width >= 1, a bottleneck "
+                            "ratio > 0 and an integer group width >= 0")
+        # pycls' adjust_block_compatibility = the rule of designspace.rules (timm's), multiplier 1/b
+        width, mid, groups, _ = rules.regnet_stage_compat(w, 1.0 / b, g or max(1, w))
+        stages.append(StageSpec(block="regnet", depth=d, width=width, stride=2, bottleneck_ratio=width / mid,
+                                group_width=mid // groups if g else 0, se_ratio=float(opts.get("se_ratio", 0.0))))
     return NetSpec(stem=StemSpec(kind="simple", width=int(opts.get("stem_width", 32))), stages=tuple(stages),
                    resolution=resolution, num_classes=num_classes)
 
@@ -277,18 +282,55 @@ def load_toml(path: str | os.PathLike) -> TomlSpace:
 
 
 def _try(space: TomlSpace, r: _Reader) -> None:
-    """Build a few draws: a file whose every draw fails is an error (naming the first reason)."""
+    """Build a few draws: a file whose every draw fails is an error (naming the first reason);
+    then every domain's extreme values (low, high, each choice) with the other parameters of a
+    valid draw, so that a value the family refuses (``low = -4`` for a depth, ``choices = [4.5,
+    8]`` for a width) is named now instead of counting silently as draws outside the space."""
     rng = np.random.default_rng(0)
     first = None
+    good = None
     for p in space.rows(rng.random((32, space.dim))):
         if p is None:
             continue
         try:
             space.build(p)
-            return
+            good = p
+            break
         except Infeasible as e:
             first = first or (p, e)
         except (TypeError, ValueError) as e:
             raise r.fail(("family",), f"families.{space.family} rejects {p}: {e}") from None
-    p, e = first if first else ({}, "no draw")
-    raise r.fail(("params",), f"none of 32 draws makes a valid network, e.g. {p}: {e}")
+    if good is None:
+        p, e = first if first else ({}, "no draw")
+        culprit = _culprit(space, getattr(e, "path", ""))
+        if culprit is not None:
+            raise r.fail(("params", culprit), f"no draw makes a valid network: {e}")
+        raise r.fail(("params",), f"none of 32 draws makes a valid network, e.g. {p}: {e}")
+    for name, dom in space.params.items():
+        probes = [("choices", v) for v in dom.options] if isinstance(dom, Choice) else [("low", dom.low), ("high", dom.top)]
+        for key, v in probes:
+            try:
+                space.build({**good, name: v})
+            except Infeasible as e:
+                if _culprit(space, getattr(e, "path", "")) == name:
+                    raise r.fail(("params", name, key), f"{v!r} is a value families.{space.family} refuses: {e}") from None
+            except (TypeError, ValueError) as e:
+                raise r.fail(("params", name, key), f"{v!r}: families.{space.family} fails: {e}") from None
+
+
+def _culprit(space: TomlSpace, path: str) -> str | None:
+    """The free parameter an error path names (``depth``; ``stages[1].width`` -> ``w2`` for anynet)."""
+    if not path:
+        return None
+    if path in space.params:
+        return path
+    import re as _re
+
+    m = _re.match(r"stages\[(\d+)\](?:\.(\w+))?", path)
+    if m and space.family == "anynet":
+        i = int(m.group(1)) + 1
+        field = {"depth": "d", "width": "w", "bottleneck_ratio": "b", "group_width": "g"}.get(m.group(2) or "", "")
+        for cand in ([f"{field}{i}", field] if field else [f"{k}{i}" for k in "dwbg"] + list("bg")):
+            if cand in space.params:
+                return cand
+    return None

@@ -7,8 +7,8 @@ import os
 import sys
 import traceback
 
-from designspace.errors import UsageError
-from designspace.files import check_output
+from designspace.errors import InputError, UsageError
+from designspace.files import Terminated, check_output
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _ACTIONS[args.action](args, storage)
     except StudySpecError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(mask(str(e))) from None
+    except InputError as e:  # UsageError, SpecError, MissingExtra, a bad data set name: exit 2
+        raise UsageError(mask(str(e))) from None
     except FileNotFoundError as e:
         raise UsageError(mask(str(e))) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         raise
     except Exception as e:  # a storage or worker error: one masked message, no credentials
         if os.environ.get("DESIGNSPACE_DEBUG"):
@@ -77,7 +79,6 @@ def _run(args: argparse.Namespace, storage: str | None) -> int:
     spec = load_spec(args.spec)
     url = resolve(spec, storage)
     n = args.n_trials or spec.n_trials
-    log.info("%s", mask(f"designspace study: {spec.name}: {n} trials, {args.workers} worker(s), storage {url}"))
     with bar(n, spec.name, unit="trial", quiet=bool(args.quiet)) as pbar:
         def progress(done: int, total: int) -> None:
             pbar.update(max(0, done - pbar.n))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import multiprocessing.connection
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .spec import StudySpec, StudySpecError, check_schedule, load_spec
+from .spec import StudySpec, StudySpecError, check_dataset, check_schedule, load_spec
 from .storage import is_url, mask, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,14 +49,18 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     from .worker import _set_threads, enqueue_baselines, open_study, work
 
     spec = load_spec(spec_path)
+    dataset = None
     if trainer is None:
         check_schedule(spec)
+        dataset = check_dataset(spec)
+    _check_storage_driver(storage)
     n = spec.n_trials if n_trials is None else int(n_trials)
     if n < 1:
         raise StudySpecError(f"n_trials={n_trials!r} must be >= 1")
     if workers < 1:
         raise ValueError(f"workers={workers!r} must be >= 1")
     url = resolve(spec, storage)
+    log.info("%s", mask(f"designspace study: {spec.name}: {n} trials, {workers} worker(s), storage {url}"))
     study = open_study(spec, url)
     enqueue_baselines(study, spec)
     device_of = assign_devices(workers, list(devices or ([device] if device else [])))
@@ -64,7 +69,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     if workers == 1:
         _set_threads(1)
         on_trial = (lambda: progress(_finished_count(spec, url, study), n)) if progress is not None else None
-        if work(spec, url, n, 0, trainer, device_of[0], study=study, on_trial=on_trial).interrupted:
+        if work(spec, url, n, 0, trainer, device_of[0], study=study, on_trial=on_trial, dataset=dataset).interrupted:
             raise KeyboardInterrupt
         return study
     ctx = mp.get_context("spawn")
@@ -96,7 +101,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
                     continue
                 p.join()
                 del running[i]
-                if p.exitcode == 130:
+                if p.exitcode in (130, 143):
                     interrupted = True
                 elif p.exitcode != 0:
                     failures.append((i, p.exitcode))
@@ -105,6 +110,13 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
                                            + ("; starting a replacement" if again else "")))
                     if again:
                         running[i] = start(i)
+    except BaseException:  # SIGTERM (Terminated) or an error in the parent: stop the workers cleanly
+        for p in running.values():
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)  # each abandons and re-queues its trial, then exits
+        for p in running.values():
+            p.join(timeout=60)
+        raise
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
@@ -119,6 +131,17 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
 
 #: replacements of failed worker processes during one run_study call
 MAX_RESTARTS = 3
+
+
+def _check_storage_driver(storage: str | None) -> None:
+    """A PostgreSQL URL needs a driver: name the extra instead of Optuna's bare import error."""
+    import importlib.util
+
+    if storage and storage.split(":", 1)[0].split("+")[0] in ("postgresql", "postgres"):
+        if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg") is None:
+            from designspace.errors import MissingExtra
+
+            raise MissingExtra("a PostgreSQL study storage", "psycopg2-binary", "postgres")
 
 
 def _finished_count(spec: StudySpec, url: str, study: "optuna.Study | None" = None) -> int:
@@ -153,14 +176,20 @@ def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | N
 
     from .worker import _set_threads, work
 
+    from designspace.files import Terminated, _raise_terminated
+
     configure_from_env()
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_terminated)  # like Ctrl-C: abandon and re-queue the trial
     _set_threads(workers)
     try:
         summary = work(load_spec(spec_path), url, n, worker, trainer, device)
     except KeyboardInterrupt:
         log.info("designspace study: worker %d: interrupted between trials; nothing lost", worker)
         sys.exit(130)
+    except Terminated:
+        log.info("designspace study: worker %d: terminated; its trial is re-queued", worker)
+        sys.exit(143)
     except Exception as e:
         log.error("%s", mask(f"designspace study: worker {worker}: {type(e).__name__}: {e}"))
         sys.exit(1)

@@ -117,11 +117,22 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
             f"#{t.number} " + "/".join(f"{v:.4g}" for v in t.values) for t in sorted(front, key=lambda t: t.values)))
     durations = [t.duration.total_seconds() for t in finished if t.duration is not None and t.state != TrialState.FAIL]
     left = max(0, n_trials - len(finished))
-    running = sum(1 for t in counted if t.state == TrialState.RUNNING)
+    from .storage import heartbeat_ages
+
+    ages = heartbeat_ages(study)
+    live = [k for k, a in ages.items() if a is not None and a <= spec.grace_period]
+    silent = {k: a for k, a in ages.items() if k not in live}
+    if ages:
+        parts = [f"{len(live)} live (heartbeat within {spec.grace_period} s)"] if live else []
+        for k, a in sorted(silent.items()):
+            parts.append(f"trial {k} silent " + (f"for {a:.0f} s" if a is not None else "since it started")
+                         + f": its worker is gone; the next worker fails and retries it")
+        lines.append("  running: " + "; ".join(parts))
     if left and durations:
-        eta = sum(durations) / len(durations) * left / max(1, running)
+        workers = max(1, len(live))
+        eta = sum(durations) / len(durations) * left / workers
         lines.append(f"  ETA: about {dt.timedelta(seconds=round(eta))} for {left} trial(s) "
-                     f"at {max(1, running)} running worker(s)")
+                     f"at {workers} live worker(s)" + ("" if live else " (none is running now)"))
     elif not left:
         lines.append("  done")
     return "\n".join(lines)

@@ -48,7 +48,7 @@ else:  # pragma: no cover
 
 from designspace.errors import InputError
 
-__all__ = ["StudySpec", "StudySpecError", "load_spec", "check_schedule", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
+__all__ = ["StudySpec", "StudySpecError", "load_spec", "check_schedule", "check_dataset", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
 
 SAMPLERS = ("random", "sobol", "tpe", "nsga2", "grid")
 PRUNERS = ("none", "median", "hyperband")
@@ -279,3 +279,20 @@ def check_schedule(spec: StudySpec) -> None:
             if k not in names:
                 raise StudySpecError(f"{spec.path}: schedule.{k}={v!r} is not a training schedule option "
                                      f"({sorted(names)})")
+        try:  # every value, as the trainer will read it (epochs = 0, lr = -1.0, epochs = "one", ...)
+            Schedule.from_dict({"seed": spec.seed, **spec.schedule})
+        except (TypeError, ValueError) as e:
+            raise StudySpecError(f"{spec.path}: {e}") from None
+
+
+def check_dataset(spec: StudySpec) -> Any:
+    """Load the study's data set now, so that a wrong name or option (exit 2) or missing files
+    (a DatasetError) stop the run before any storage is created; returns the data set."""
+    from designspace.search import data
+
+    opts = dict(spec.dataset)
+    name = opts.pop("name")
+    try:
+        return data.load(name, opts.pop("root", None), resolution=opts.pop("resolution", None), **opts)
+    except data.UnknownDataset as e:
+        raise StudySpecError(f"{spec.path}: dataset: {e}") from None

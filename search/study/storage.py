@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .spec import StudySpec
 
-__all__ = ["mask", "Scrub", "resolve", "open_storage", "Heartbeat", "fail_stale", "is_url", "SQLITE_TIMEOUT_S"]
+__all__ = ["mask", "Scrub", "resolve", "open_storage", "Heartbeat", "fail_stale", "is_url", "SQLITE_TIMEOUT_S",
+           "heartbeat_ages"]
 
 SQLITE_TIMEOUT_S = 120
 HEARTBEAT_ATTR = "designspace:heartbeat"
@@ -276,6 +277,38 @@ def _fail_heartbeatless(study: "optuna.Study", spec: "StudySpec") -> None:
                 retry(study, st.get_trial(tid))
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
+
+
+def heartbeat_ages(study: "optuna.Study") -> dict[int, float | None]:
+    """Seconds since each RUNNING trial's last heartbeat, by trial number (``None``: none yet
+    recorded).  RDB storages: Optuna's heartbeat table; journal files: our attribute."""
+    from optuna.trial import TrialState
+
+    st = study._storage
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    out: dict[int, float | None] = {t.number: None for t in running}
+    if not running:
+        return out
+    if hasattr(st, "scoped_session"):
+        try:
+            import sqlalchemy
+            from optuna.storages._rdb import models
+            from optuna.storages._rdb.storage import _create_scoped_session
+        except ImportError:  # pragma: no cover
+            return out
+        with _create_scoped_session(st.scoped_session, True) as session:
+            now = session.execute(sqlalchemy.func.now()).scalar()
+            rows = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
+                    .filter(models.TrialModel.study_id == study._study_id).all())
+            for t in rows:
+                if t.heartbeats and now is not None:
+                    out[t.number] = (now.replace(tzinfo=None) - t.heartbeats[0].heartbeat.replace(tzinfo=None)).total_seconds()
+        return out
+    now = time.time()
+    for t in running:
+        last = t.system_attrs.get(HEARTBEAT_ATTR)
+        out[t.number] = None if last is None else now - float(last)
+    return out
 
 
 def _local_tz() -> _dt.tzinfo:

@@ -214,7 +214,7 @@ class _Interrupt:
 
 def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str | None = None,
          device: str | None = None, study: "optuna.Study | None" = None,
-         on_trial: "Callable[[], None] | None" = None) -> WorkerSummary:
+         on_trial: "Callable[[], None] | None" = None, dataset: Any = None) -> WorkerSummary:
     """Run trials of the study until it holds ``n_trials`` finished slots (or Ctrl-C);
     ``on_trial()`` runs after each finished trial."""
     import optuna
@@ -222,6 +222,8 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
 
     study = study or open_study(spec, url, worker)
     ctx = Context(spec=spec, trainer=load_trainer(trainer), extra={"device": device} if device else {})
+    if dataset is not None:
+        ctx._dataset = dataset
     summary = WorkerSummary(worker)
     rejections = 0
     waited = False

@@ -1,0 +1,142 @@
+"""Fault injection: SIGINT, SIGTERM and SIGKILL at several points of every command that writes.
+
+Afterwards there is no partial output and no temporary file (after a SIGKILL, nothing can run:
+the next run removes the leftover), and a study holds exactly n finished trials once resumed,
+none duplicated."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "search"))
+from test_study_helpers import env, popen, tiny_spec, trained, trials  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = "import sys; from designspace.cli import main; sys.exit(main())"
+SIGS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}
+
+
+def start(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", MAIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=kw.pop("cwd", ROOT), env=kw.pop("env", env()), **kw)
+
+
+def temporaries(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.endswith((".tmp", ".part"))]
+
+
+def wait_for(pred, timeout: float = 60.0) -> None:
+    t = time.time() + timeout
+    while time.time() < t:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize("when", ["sampling", "writing"])
+def test_sample(tmp_path, sig, when):
+    out = tmp_path / "s.jsonl"
+    out.write_text("old\n")
+    p = start("sample", "--space", "resnet", "--n", "40000", "-o", str(out))
+    if when == "sampling":
+        time.sleep(1.0)
+    else:
+        wait_for(lambda: temporaries(tmp_path))
+    p.send_signal(sig)
+    p.communicate(timeout=120)
+    assert p.returncode == EXIT[sig]
+    assert out.read_text() == "old\n"  # the old file or the complete new one, never a part
+    if sig != signal.SIGKILL:
+        assert temporaries(tmp_path) == []
+    r = start("sample", "--space", "resnet", "--n", "20", "-o", str(out))
+    r.communicate(timeout=120)
+    assert r.returncode == 0 and temporaries(tmp_path) == [] and len(out.read_text().splitlines()) == 20
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=lambda s: signal.Signals(s).name)
+def test_train_out(tmp_path, sig):
+    out = tmp_path / "r.json"
+    p = start("train", "regnetx_002", "--data", "digits", "--epochs", "50", "--batch-size", "32", "--out", str(out))
+    time.sleep(6.0)  # training
+    p.send_signal(sig)
+    p.communicate(timeout=120)
+    assert p.returncode == EXIT[sig]
+    assert not out.exists() and temporaries(tmp_path) == []
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_study_run_resumes_to_exactly_n(tmp_path, sig, workers):
+    spec = tiny_spec(tmp_path / "f.toml", "f", 4)
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    e = env(fake=True, epoch_s=0.25)
+    p = popen("study", "run", str(spec), "--workers", str(workers), env=e)
+
+    def running() -> bool:
+        if not (tmp_path / "f.db").exists():
+            return False
+        try:
+            ts = trials(url, "f")
+        except Exception:
+            return False
+        return sum(t.state == optuna.trial.TrialState.COMPLETE for t in ts) >= 1 and any(
+            t.state == optuna.trial.TrialState.RUNNING for t in ts)
+
+    wait_for(running)
+    if sig == signal.SIGKILL:  # the whole tree dies at once: workers first, then the parent
+        subprocess.run(["pkill", "-KILL", "-P", str(p.pid)])
+    p.send_signal(sig)
+    p.communicate(timeout=180)
+    # SIGINT to the parent alone: with workers, the parent leaves Ctrl-C to them (a terminal sends
+    # it to the whole group) and the run completes
+    expected = 0 if (sig == signal.SIGINT and workers > 1) else EXIT[sig]
+    assert p.returncode == expected, p.returncode
+    r = popen("study", "run", str(spec), "--workers", str(workers), env=e)
+    out, err = r.communicate(timeout=240)
+    assert r.returncode == 0, err
+    ts = trials(url, "f")
+    from designspace.search.study.worker import slots
+
+    held = slots(ts)
+    done = [t for t in held.values() if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(held) == 4 and len(done) == 4
+    keys = [t.system_attrs.get("fixed_params") and json.dumps(t.system_attrs["fixed_params"], sort_keys=True)
+            for t in done]
+    assert len(set(keys)) == len(keys)  # no draw trained twice
+    assert len([t for t in trained(ts) if t.state == optuna.trial.TrialState.COMPLETE]) == 4
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=lambda s: signal.Signals(s).name)
+def test_export_and_analyze_never_leave_a_part(tmp_path, sig):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 20000
+    pd.DataFrame({"error": rng.uniform(0.1, 0.6, n), "flops": rng.uniform(1e6, 1e7, n),
+                  "space": rng.choice(["a", "b"], n)}).to_csv(tmp_path / "m.csv", index=False)
+    report = tmp_path / "r.html"
+    for delay in (0.5, 2.5):
+        p = start("analyze", str(tmp_path / "m.csv"), "--bootstrap", "200", "-o", str(report))
+        time.sleep(delay)
+        p.send_signal(sig)
+        p.communicate(timeout=180)
+        if report.exists():  # finished before the signal: then it is complete
+            assert report.read_text().rstrip().endswith("</html>")
+            report.unlink()
+        if sig != signal.SIGKILL:
+            assert temporaries(tmp_path) == []
+    r = start("analyze", str(tmp_path / "m.csv"), "--bootstrap", "50", "-o", str(report))
+    r.communicate(timeout=300)
+    assert r.returncode == 0 and temporaries(tmp_path) == []
