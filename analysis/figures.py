@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import plotly.graph_objects as go
 
-__all__ = ["edf_figure", "complexity_figure", "param_figure", "complexity_label", "common_reference"]
+__all__ = ["edf_figure", "complexity_figure", "param_figure", "complexity_label", "common_reference", "pareto_figure"]
 
 _TEMPLATE = "plotly_white"
 
@@ -41,7 +41,9 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 def complexity_label(complexity: str) -> str:
-    return {"flops": "flops (multiply-adds)", "params": "parameters", "acts": "activations"}.get(complexity, complexity)
+    return {"flops": "flops (multiply-adds)", "params": "parameters", "acts": "activations",
+            "latency": "measured inference latency (ms)", "train_time": "measured training time per image (s)"
+            }.get(complexity, complexity)
 
 
 def _finish(fig: "go.Figure", title: str, xtitle: str, ytitle: str) -> "go.Figure":
@@ -187,3 +189,28 @@ def param_figure(spaces: Mapping[str, "pd.DataFrame"], param: str, k: float = 0.
                                  textposition="top center", marker=dict(symbol="star", size=13, color="#222"),
                                  name="named models"))
     return _finish(fig, f"error vs {param} (best {k:.0%} per value, and its linear trend)", param, "error")
+
+
+def pareto_figure(spaces: Mapping[str, "pd.DataFrame"], time: str = "latency",
+                  named: "pd.DataFrame | None" = None) -> "go.Figure":
+    """Error vs measured time, every model (WebGL), with each space's (error, time) Pareto front."""
+    import plotly.graph_objects as go
+
+    from .speed import add_time_columns, pareto_front
+
+    fig = go.Figure()
+    for (name, df), color in zip(spaces.items(), _colors() * 10):
+        d = add_time_columns(df)
+        fig.add_trace(go.Scattergl(x=d[time], y=d["error"], mode="markers", name=name,
+                                   marker=dict(color=color, size=5, opacity=0.5)))
+        front = pareto_front(d, time)
+        fig.add_trace(go.Scatter(x=front[time], y=front["error"], mode="lines+markers", name=f"{name} Pareto front",
+                                 line=dict(color=color, shape="hv"), marker=dict(size=7)))
+    nd = _named(named)
+    if nd is not None and time in add_time_columns(nd).columns:
+        nd = add_time_columns(nd)
+        fig.add_trace(go.Scatter(x=nd[time], y=nd["error"], mode="markers+text", text=nd["name"], name="named models",
+                                 textposition="top center", marker=dict(symbol="star", size=12, color="black")))
+    label = {"latency": "inference latency, batch 1 (ms)", "train_time": "training time per image (s)"}.get(time, time)
+    fig.update_xaxes(type="log")
+    return _finish(fig, f"Error vs measured {label}", label, "error")

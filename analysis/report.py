@@ -107,6 +107,23 @@ def _fit_table(best: "pd.DataFrame") -> str:
             "<table>" + "".join(rows) + "</table>")
 
 
+def _speed_table(df: "pd.DataFrame", times: Sequence[str], seed: int) -> str:
+    """Which complexity measure predicts measured time on this device (Spearman, 95% intervals)."""
+    from .speed import speed_correlations
+
+    rows = ["<tr><th>time</th><th>measure</th><th>Spearman rho</th><th>95% interval</th><th>p</th><th>n</th></tr>"]
+    for t in times:
+        sub = df[df[t].notna()]
+        c = speed_correlations(sub, t, n_boot=300, seed=seed)
+        for _, r in c.sort_values("rho", ascending=False).iterrows():
+            rows.append(f"<tr><td>{t}</td><td>{r.measure}</td><td class=num>{r.rho:.3f}</td>"
+                        f"<td class=num>{r.lo:.3f} to {r.hi:.3f}</td><td class=num>{r.pvalue:.2g}</td>"
+                        f"<td class=num>{int(r.n)}</td></tr>")
+    return ("<h2>Measured speed</h2><p>Rank correlation of each complexity measure with the time measured on "
+            "this device (designspace.measure): the measure with the highest rho predicts speed best here.</p>"
+            "<table>" + "".join(rows) + "</table>")
+
+
 def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "flops", k: float = 0.1,
                  top: int = 15, n_boot: int = 500, bins: int = 8, seed: int = 0, title: str | None = None,
                  sources: Sequence[str] = ()) -> str:
@@ -118,7 +135,10 @@ def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "f
     from . import figures
     from .stats import compare
 
+    from .speed import add_time_columns
+
     check_frame(df, ("error",))
+    df = add_time_columns(df)
     spaces = groups(df, by)
     for name, g in spaces.items():
         check_frame(g, ("error", complexity), where=f"{by}={name}" if by else "")
@@ -148,6 +168,11 @@ def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "f
             figs.append((f"param-{p}", figures.param_figure(spaces, p, k=k, named=named)))
         except AnalysisInputError:
             continue
+    times = [t for t in ("latency", "train_time") if t in df.columns and df[t].notna().sum() >= 3]
+    for t in times:
+        figs.append((f"pareto-{t}", figures.pareto_figure(spaces, t, named=named)))
+    if times:
+        body.append(_speed_table(df, times, seed))
     body.append("<h2>Figures</h2>")
     body += [f"<div class=figure>{_figure_html(f, 'fig-' + fid)}</div>" for fid, f in figs]
     body.append(f"<h2>Best {min(top, len(df))} models</h2>")

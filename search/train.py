@@ -377,7 +377,7 @@ def fit(
                          f"build it with in_chans={ds.channels}")
     failure = ""
     try:
-        from .fastconv import accelerated
+        from designspace.fastconv import accelerated
 
         with accelerated(model, dev, enabled=schedule.fast_conv):
             return _fit(model, ds, schedule, callback, dev, progress, workers, workspace)

@@ -25,8 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", metavar="COLUMN", help="column that names each model's design space "
                    "(default: one group per input file, or the `space` column of a single file)")
     p.add_argument("-o", "--output", default="report.html", help="HTML report to write, or - for stdout (default: report.html)")
-    p.add_argument("--complexity", default="flops", choices=("flops", "params", "acts"),
-                   help="complexity axis for normalized EDFs and scatter plots (default: flops)")
+    p.add_argument("--complexity", default="flops", choices=("flops", "params", "acts", "latency", "train_time"),
+                   help="complexity axis for normalized EDFs and scatter plots (default: flops); latency and "
+                        "train_time are measured speed (designspace bench / measure = true)")
     p.add_argument("--top", type=int, default=15, help="rows of the best-models table (default: 15)")
     p.add_argument("--best", type=float, default=0.1, metavar="FRACTION",
                    help="fraction of best models for parameter trends (default: 0.1)")
@@ -59,6 +60,23 @@ def _load(path: str, read_study: Callable[[str], Any] | None):
     if dropped:
         log.info("designspace analyze: %s: skipped %d trial(s) that did not complete or do not count", path, dropped)
     return df
+
+
+def _print_speed(df: Any, seed: int, to_stderr: bool) -> None:
+    """Which complexity measure predicts measured time (when the table has measured speed)."""
+    from designspace.analysis.speed import add_time_columns, speed_correlations
+
+    d = add_time_columns(df)
+    for t in ("latency", "train_time"):
+        if t in d.columns and d[t].notna().sum() >= 3:
+            c = speed_correlations(d[d[t].notna()], t, n_boot=300, seed=seed)
+            text = "; ".join(f"{r.measure} rho {r.rho:.2f} ({r.lo:.2f} to {r.hi:.2f})" for _, r in
+                             c.sort_values("rho", ascending=False).iterrows())
+            line = f"measured {t} vs complexity (Spearman, 95% interval, n={int(c.n.iloc[0])}): {text}"
+            if to_stderr:
+                log.info("%s", line)
+            else:
+                print(line)
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -102,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     where = write_output(args.output, lambda f: f.write(text))
     n_groups = df[by].nunique() if by else 1
+    _print_speed(df, args.seed, to_stderr=where == "stdout")
     if where == "stdout":  # the report is standard output: the summary goes to standard error
         log.info("wrote the report to stdout: %d models in %d group(s)", len(df), n_groups)
     else:

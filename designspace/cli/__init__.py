@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("designspace.commands.show", "show a named model or spec file stage by stage"),
     "spaces": ("designspace.commands.spaces", "list the built-in design spaces"),
     "sample": ("designspace.commands.sample", "sample models from a design space to JSONL/CSV"),
+    "bench": ("designspace.commands.bench", "measure training and inference speed on this device"),
     "train": ("designspace.search.commands.train", "train a named model or spec on a dataset"),
     "study": ("designspace.search.commands.study", "run, inspect and export Optuna studies"),
     "dashboard": ("designspace.search.commands.dashboard", "serve optuna-dashboard for a study"),

@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True,
                    help="drop repeated specs (same id); on by default")
     p.add_argument("--budget", help="give up after this many draws (default: 2M for numpy-evaluated spaces, 50K otherwise, or more for large --n)")
+    p.add_argument("--measure", action="store_true", help="measure every sampled model's speed on --measure-device "
+                   "(adds train_images_per_s, infer_latency_ms, infer_images_per_s, peak_memory_bytes; imports torch)")
+    p.add_argument("--measure-device", default="cpu", help="device for --measure (default cpu)")
+    p.add_argument("--measure-batch", default="8", help="batch for --measure (default 8)")
     p.add_argument("--format", help="jsonl or csv (default: from the output's extension, else jsonl)")
     p.add_argument("-o", "--output", help="output file, or - for stdout (default: SPACE_nN_seedS.FORMAT here)")
 
@@ -101,8 +105,18 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", space.name) or "samples"
         out = f"{stem}_n{n}_seed{seed}.{fmt}"
     check_output(out, "-o")
+    measure_batch = _int("--measure-batch", args.measure_batch, 1)
+    if args.measure:
+        import torch
+
+        try:
+            dev = torch.device(args.measure_device)
+        except (RuntimeError, TypeError):
+            raise UsageError(f"--measure-device {args.measure_device!r} is not a device (cpu, cuda, cuda:N)") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"--measure-device {args.measure_device}: CUDA is not available on this machine")
     return dict(space=space, n=n, seed=seed, regime=regime, sampler=args.sampler, dedupe=args.dedupe,
-                budget=budget, fmt=fmt, out=out)
+                budget=budget, fmt=fmt, out=out, measure_batch=measure_batch)
 
 
 def _check_resolution_range(space: Any, rng: tuple, text: str) -> None:
@@ -143,6 +157,19 @@ def _quantiles(values: list[int]) -> str:
     return "  ".join(f"{lab} {format_count(v)}" for lab, v in zip(("min", "25%", "median", "75%", "max"), q))
 
 
+def _measure_records(records: list[dict], columns: tuple[str, ...], device: str, batch: int, quiet: bool) -> tuple[str, ...]:
+    """Add measured speed to every record (cached per device, :mod:`designspace.measure`)."""
+    from ..measure import MEASURE_COLUMNS, measure
+    from ..progress import bar
+    from ..spec import NetSpec
+
+    with bar(len(records), "measuring", unit="model", quiet=quiet) as pbar:
+        for r in records:
+            r.update(measure(NetSpec.from_json(r["spec"]), device=device, batch=batch).record())
+            pbar.update(1)
+    return tuple(c for c in columns if c != "spec") + MEASURE_COLUMNS + ("spec",)
+
+
 def summary(res: Any, seconds: float, where: str, fmt: str) -> str:
     recs = res.records
     lines = [
@@ -177,9 +204,12 @@ def run(args: argparse.Namespace) -> int:
         except SpaceError as e:
             raise UsageError(str(e)) from None
     seconds = time.perf_counter() - t0
+    columns = res.columns
+    if args.measure:
+        columns = _measure_records(res.records, columns, args.measure_device, o["measure_batch"], bool(args.quiet))
 
     def write(f: TextIO) -> None:
-        write_records(f, res.records, res.columns, o["fmt"])
+        write_records(f, res.records, columns, o["fmt"])
 
     where = write_output(o["out"], write)
     log.info("%s", summary(res, seconds, where, o["fmt"]))

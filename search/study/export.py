@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["trials_frame", "pareto_mask", "status_text", "write_csv_atomic"]
 
 _ATTRS = ("spec_id", "origin", "baseline", "flops", "params", "acts", "wall_seconds", "images_per_s", "device",
-          "worker", "reason")
+          "worker", "reason", "train_images_per_s", "infer_latency_ms", "infer_images_per_s", "peak_memory_bytes",
+          "measure_device")
 
 
 def pareto_mask(points: list[tuple[float, ...]]) -> list[bool]:

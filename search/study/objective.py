@@ -225,6 +225,13 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
         if errors:
             trial.set_user_attr("errors", errors)
             trial.set_user_attr("train_losses", losses)
+    if ctx.spec.measure:  # measured speed on this worker's device, at the schedule's batch (cached)
+        from designspace.measure import measure
+
+        dev = str(out.get("device") or ctx.extra.get("device") or "cpu")
+        batch = int(ctx.spec.schedule.get("batch_size", 256))
+        for k, v in measure(net, device=dev if dev != "none" else "cpu", batch=min(batch, 64), rounds=5).record().items():
+            trial.set_user_attr(k, v)
     trial.set_user_attr("device", str(out.get("device", "")))
     trial.set_user_attr("images_per_s", float(out.get("images_per_s", 0.0)))
     trial.set_user_attr("wall_seconds", time.perf_counter() - t0)

@@ -10,6 +10,7 @@ A study spec is read and checked completely before anything runs; a bad value ra
     seed = 0
     objectives = ["error"]           # or ["error", "flops"]: a Pareto study
     enqueue = ["regnetx_002"]        # named models trained first, as baselines
+    measure = false                  # true: record each network's measured speed too
 
     [constraints]                    # the complexity regime, at the dataset's resolution
     flops = [0, 50e6]                # multiply-adds, [min, max]
@@ -83,6 +84,8 @@ class StudySpec:
     heartbeat_interval: int = 10
     grace_period: int = 30
     max_retry: int = 3
+    #: measure every trained network's speed on the worker's device (designspace.measure)
+    measure: bool = False
 
     @property
     def directions(self) -> list[str]:
@@ -102,7 +105,7 @@ class StudySpec:
         return self.path.with_suffix(".db")
 
 
-_TOP = {"name", "space", "space_options", "n_trials", "seed", "objectives", "enqueue", "constraints", "dataset",
+_TOP = {"name", "space", "space_options", "n_trials", "seed", "objectives", "enqueue", "constraints", "dataset", "measure",
         "schedule", "sampler", "pruner", "workers"}
 
 
@@ -242,7 +245,10 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
         raise bad("workers.grace_period", grace, f"must exceed workers.heartbeat_interval={hb}")
     retry = _int(w.get("max_retry", 3), "workers.max_retry", bad, lo=0)
 
-    return StudySpec(path=path.resolve(), name=name, space=space, n_trials=n_trials, seed=seed,
+    measure = raw.get("measure", False)
+    if not isinstance(measure, bool):
+        raise bad("measure", measure, "must be true or false")
+    return StudySpec(path=path.resolve(), name=name, measure=measure, space=space, n_trials=n_trials, seed=seed,
                      space_options=space_options,
                      objectives=tuple(objectives), enqueue=tuple(enqueue), constraints=constraints,
                      dataset=dataset, schedule=schedule, sampler=sampler, sampler_options=s_raw,

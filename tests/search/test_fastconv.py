@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from designspace.search.fastconv import _geometry, _matmul_conv, accelerated
+from designspace.fastconv import _geometry, _matmul_conv, accelerated
 
 
 @settings(max_examples=60, deadline=None)
