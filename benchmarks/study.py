@@ -2,6 +2,7 @@
 
     python benchmarks/study.py overhead [--trials 200] [--space regnetx]   # SQLite; everything but training
     python benchmarks/study.py workers [--trials 8] [--k 1 2] [--epochs 2] [--device cpu|cuda]
+    python benchmarks/study.py scale [--trials 10000] [--space regnetx]     # is the per-trial cost flat?
 
 ``overhead``: our worker loop (slot check, heartbeat thread, space draw, complexity count, trial
 attributes, stale-trial check) with the no-training trainer, against a bare ``ask`` /
@@ -9,6 +10,11 @@ attributes, stale-trial check) with the no-training trainer, against a bare ``as
 timeouts).  Both run the same RegNetX space with no constraints until ``--trials`` trials are
 complete; ms per completed trial from the storage's own timestamps (so process start-up is
 excluded), the draws rejected on the way (outside the space) included.
+
+``scale``: one study of ``--trials`` trials (no-training trainer, random sampler, SQLite) and the
+machinery's ms per trial over the first and the last 10% of trials (from the storage's own
+timestamps: start of the first to completion of the last trial of each tenth); the ratio last/first
+is the target (<= 1.2: the slot checks and the draw do not read every trial each time).
 
 ``workers``: trials per minute of a small real study (RegNetX on digits at 32x32) with K local
 worker processes sharing one SQLite study (on CUDA: K workers sharing one GPU).
@@ -94,6 +100,31 @@ def overhead(n: int, space_name: str = "regnetx") -> dict:
             "target_ms": 20}
 
 
+def scale(n: int, space_name: str = "regnetx") -> dict:
+    import optuna
+
+    from designspace.search.study import run_study
+
+    with tempfile.TemporaryDirectory() as d:
+        spec_path = Path(d) / "scale.toml"
+        spec_path.write_text(SPEC.format(name="scale", space=space_name, n=n, epochs=2, constraints=""))
+        t0 = time.perf_counter()
+        run_study(spec_path, trainer="designspace.search.study.objective:no_training")
+        wall = time.perf_counter() - t0
+        ts = sorted(optuna.load_study(study_name="scale", storage=f"sqlite:///{d}/scale.db").get_trials(deepcopy=False),
+                    key=lambda t: t.number)
+    tenth = max(1, n // 10)
+    first, last = ts[:tenth], ts[-tenth:]
+
+    def ms(part: list) -> float:
+        return (max(t.datetime_complete for t in part) - min(t.datetime_start for t in part)).total_seconds() * 1e3 / len(part)
+
+    f, l = ms(first), ms(last)
+    return {"bench": "study_scale", "space": space_name, "storage": "sqlite", "trials": len(ts),
+            "first_10pct_ms_per_trial": round(f, 2), "last_10pct_ms_per_trial": round(l, 2),
+            "last_over_first": round(l / f, 3), "target_ratio": 1.2, "target_ms": 20, "wall_s": round(wall, 1)}
+
+
 def workers(n: int, ks: list[int], epochs: int, device: str | None) -> list[dict]:
     import optuna
 
@@ -127,13 +158,21 @@ def main() -> None:
     o.add_argument("--trials", type=int, default=200)
     o.add_argument("--space", default="regnetx", help="regnetx (7 of 8 draws outside the space) or e.g. "
                    "efficientnet_scaling (none outside: the machinery alone)")
+    s = sub.add_parser("scale")
+    s.add_argument("--trials", type=int, default=10000)
+    s.add_argument("--space", default="regnetx")
     w = sub.add_parser("workers")
     w.add_argument("--trials", type=int, default=8)
     w.add_argument("--k", type=int, nargs="+", default=[1, 2])
     w.add_argument("--epochs", type=int, default=2)
     w.add_argument("--device", default=None)
     a = p.parse_args()
-    rows = [overhead(a.trials, a.space)] if a.what == "overhead" else workers(a.trials, a.k, a.epochs, a.device)
+    if a.what == "overhead":
+        rows = [overhead(a.trials, a.space)]
+    elif a.what == "scale":
+        rows = [scale(a.trials, a.space)]
+    else:
+        rows = workers(a.trials, a.k, a.epochs, a.device)
     host = {"host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()}
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ __all__ = ["trials_frame", "pareto_mask", "status_text", "write_csv_atomic"]
 
 _ATTRS = ("spec_id", "origin", "baseline", "flops", "params", "acts", "wall_seconds", "images_per_s", "device",
           "worker", "reason", "train_images_per_s", "infer_latency_ms", "infer_images_per_s", "peak_memory_bytes",
-          "measure_device")
+          "measure_device", "seed", "extra", "of")
 
 
 def pareto_mask(points: list[tuple[float, ...]]) -> list[bool]:
@@ -32,6 +32,8 @@ def pareto_mask(points: list[tuple[float, ...]]) -> list[bool]:
 
 def _kind(t: "optuna.trial.FrozenTrial", final: bool) -> str:
     sa = t.system_attrs
+    if t.user_attrs.get("extra") and not sa.get(SURPLUS_ATTR):
+        return t.user_attrs["extra"].split(":")[0] if final else "retried"
     if sa.get(SURPLUS_ATTR):
         return "surplus"
     if sa.get(REJECTED_ATTR):
@@ -39,19 +41,31 @@ def _kind(t: "optuna.trial.FrozenTrial", final: bool) -> str:
     return "counted" if final else "retried"
 
 
+def _extra_final(trials: "list[optuna.trial.FrozenTrial]") -> set[int]:
+    """The trial numbers that hold each retrain key: its latest non-surplus trial."""
+    last: dict[str, int] = {}
+    for t in trials:
+        k = t.user_attrs.get("extra")
+        if k and not t.system_attrs.get(SURPLUS_ATTR):
+            last[k] = max(last.get(k, -1), t.number)
+    return set(last.values())
+
+
 def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
     """One row per trial: state, role, spec, complexity, final and per-epoch errors, times, params.
 
     ``role`` is ``counted`` for the trial that holds one of the study's ``n_trials`` slots,
     ``retried`` for a killed or abandoned trial that a later one re-ran, ``rejected`` for a draw
-    outside the constraints (not trained) and ``surplus`` for a trial closed because the study was
-    full.  Multi-objective studies get a ``pareto`` column over the complete counted trials.
+    outside the constraints (not trained), ``surplus`` for a trial closed because the study was
+    full, and ``repeat`` / ``fidelity`` for the retrains that ``repeats`` and ``fidelity`` ask for
+    (``of`` is the trial whose network they retrain, ``seed`` the seed they ran with, ``extra``
+    their key).  Multi-objective studies get a ``pareto`` column over the complete counted trials.
     """
     import pandas as pd
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    final = {t.number for t in slots(trials).values()}
+    final = {t.number for t in slots(trials).values()} | _extra_final(trials)
     rows: list[dict[str, Any]] = []
     epochs = max((len(t.user_attrs.get("errors", [])) for t in trials), default=0)
     for t in trials:
@@ -100,12 +114,19 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
     for t in counted:
         by_state[t.state.name] = by_state.get(t.state.name, 0) + 1
     finished = [t for t in counted if t.state.is_finished()]
-    extra = {k: sum(1 for t in trials if _kind(t, t.number in {c.number for c in counted}) == k)
-             for k in ("retried", "rejected", "surplus")}
+    final = {c.number for c in counted} | _extra_final(trials)
+    kinds = [_kind(t, t.number in final) for t in trials]
+    extra = {k: kinds.count(k) for k in ("retried", "rejected", "surplus")}
     lines = [f"study {spec.name} ({where}): {len(finished)}/{n_trials} trials finished",
              "  " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(by_state.items())) if by_state else "  no trials yet"]
     if any(extra.values()):
         lines.append("  also: " + ", ".join(f"{k} {v}" for k, v in extra.items() if v))
+    owed = {"repeat": spec.repeats[0] * (spec.repeats[1] - 1) if spec.repeats else 0,
+            "fidelity": spec.fidelity[0] if spec.fidelity else 0}
+    if any(owed.values()):
+        done_x = {k: sum(1 for t, r in zip(trials, kinds) if r == k and t.state == TrialState.COMPLETE) for k in owed}
+        lines.append("  retrains (after the main trials): " + ", ".join(
+            f"{k} {done_x[k]}/{v} complete" for k, v in owed.items() if v))
     done = [t for t in finished if t.state == TrialState.COMPLETE]
     if done and not spec.multi_objective:
         b = min(done, key=lambda t: t.values[0])

@@ -11,9 +11,11 @@ can be measured without training (``benchmarks/study.py``) by naming another tra
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
@@ -62,6 +64,13 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
 
     _workspace: Any = None
+    #: schedule keys that replace the spec's for the trial being run (a fidelity retrain's epochs)
+    schedule_override: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        """The schedule of the trial being run: the spec's, with :attr:`schedule_override`."""
+        return {**self.spec.schedule, **self.schedule_override}
 
     @property
     def space(self) -> Any:
@@ -136,7 +145,17 @@ def load_space(name: str, resolution: int, num_classes: int, options: Mapping[st
     return space.with_options(options) if options else space
 
 
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(_versions_now().items())
+
+
 def versions() -> dict[str, str]:
+    """Versions of Python, Optuna, designspace and torch in this process (read once)."""
+    return dict(_versions())
+
+
+def _versions_now() -> dict[str, str]:
     import optuna
 
     import designspace
@@ -152,11 +171,59 @@ def versions() -> dict[str, str]:
     return out
 
 
-def draw(trial: "optuna.Trial", ctx: Context) -> tuple["NetSpec", str]:
-    """The trial's network at the study's classes and resolution, and where it came from."""
-    from designspace import zoo
+class _Fixed:
+    """Stands in for an Optuna trial whose parameter values are fixed (a draw made before the
+    trial existed, or a retry's): ``suggest_*`` return them and record each distribution, so
+    the parameters are written to storage in one transaction instead of one per parameter."""
 
-    baseline = trial.user_attrs.get("baseline")
+    def __init__(self, values: Mapping[str, Any]):
+        self.values = dict(values)
+        self.distributions: dict[str, Any] = {}
+        self.user_attrs: dict[str, Any] = {}
+
+    def _get(self, name: str, dist: Any) -> Any:
+        if name not in self.values:
+            raise KeyError(f"no fixed value for parameter {name!r}")
+        self.distributions[name] = dist
+        return self.values[name]
+
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
+        from optuna.distributions import IntDistribution
+
+        return int(self._get(name, IntDistribution(low, high, log=log, step=step)))
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        from optuna.distributions import FloatDistribution
+
+        return float(self._get(name, FloatDistribution(low, high, log=log, step=step)))
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        from optuna.distributions import CategoricalDistribution
+
+        return self._get(name, CategoricalDistribution(list(choices)))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.user_attrs[key] = value
+
+    @property
+    def params(self) -> dict[str, tuple[Any, Any]]:
+        return {k: (self.values[k], d) for k, d in self.distributions.items()}
+
+
+def draw(trial: "optuna.Trial", ctx: Context, pending: dict[str, Any] | None = None) -> tuple["NetSpec", str]:
+    """The trial's network at the study's classes and resolution, and where it came from.
+
+    A space draw whose values are fixed (the worker's draw, or a retry's parameters) is built
+    without Optuna's per-parameter writes: its parameters and ``space_params`` go to
+    ``pending["params"]`` / ``pending["user"]`` for the caller's one transaction."""
+    from designspace import NetSpec, zoo
+
+    ft = trial._cached_frozen_trial
+    ua = ft.user_attrs
+    baseline = ua.get("baseline")
+    if ua.get("retrain_spec"):  # a repeat or fidelity retrain of a trained network: exactly that one
+        return NetSpec.from_json(ua["retrain_spec"]), f"{ua['extra'].split(':')[0]} of trial {ua['of']}"
     if baseline:
         net, origin = zoo[baseline], f"baseline {baseline}"
     elif ctx.spec.sampler == "grid":
@@ -165,26 +232,42 @@ def draw(trial: "optuna.Trial", ctx: Context) -> tuple["NetSpec", str]:
     else:
         import optuna
 
+        fixed = ft.params or ft.system_attrs.get("fixed_params")
+        target: Any = _Fixed(fixed) if fixed and pending is not None else trial
         try:
-            got = ctx.space.suggest(trial)
+            got = ctx.space.suggest(target)
         except optuna.TrialPruned as e:  # an assignment outside the space: redrawn, like sample()
             raise Rejected(f"infeasible: {e}") from None
+        if target is not trial:
+            if not ft.params:
+                pending.setdefault("params", {}).update(target.params)  # type: ignore[union-attr]
+            pending.setdefault("user", {}).update(target.user_attrs)  # type: ignore[union-attr]
         net = got[0] if isinstance(got, tuple) else got
         origin = f"space {ctx.spec.space}"
+    return at_data(net, ctx, origin.startswith("space")), origin
+
+
+def at_data(net: "NetSpec", ctx: Context, from_space: bool) -> "NetSpec":
+    """``net`` at the data set's classes, channels and resolution: the network a trial trains.
+
+    A space that scales the resolution (efficientnet_scaling) keeps each of its networks' own;
+    every other network, baselines included, runs at the data set's resolution.  Raises
+    :class:`Rejected` for a network that cannot run there (total stride above the resolution)."""
     from designspace import SpecError
 
-    # a space that scales the resolution (efficientnet_scaling) keeps each network's own; every
-    # other network, baselines included, runs at the data set's resolution
-    keep = origin.startswith("space") and ctx.space.scales_resolution
+    keep = from_space and ctx.space.scales_resolution
     resolution = net.resolution if keep else ctx.resolution
     try:
-        return net.replace(num_classes=ctx.num_classes, resolution=resolution, in_chans=ctx.in_chans), origin
-    except SpecError as e:  # e.g. a network whose total stride exceeds the data set's resolution
+        return net.replace(num_classes=ctx.num_classes, resolution=resolution, in_chans=ctx.in_chans)
+    except SpecError as e:
         raise Rejected(f"infeasible at resolution {resolution}: {e}") from None
 
 
-def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], seed: int) -> list[float]:
+def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], seed: int,
+              prune: bool = True) -> list[float]:
     """Draw, check the regime, ``admit()`` (the worker's slot check), train; the objective values.
+
+    ``prune=False`` (repeat and fidelity retrains) reports every epoch but never prunes.
 
     Raises :class:`Rejected` for an out-of-regime draw (nothing trained), ``optuna.TrialPruned``
     when the pruner stops the trial, :class:`TrialFailed` when training diverges or runs out of
@@ -194,16 +277,23 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
 
     from designspace import count
 
+    from .storage import put_attrs
+
     t0 = time.perf_counter()
-    net, origin = draw(trial, ctx)
+    storage, tid = trial.study._storage, trial._trial_id
+    given = trial._cached_frozen_trial.user_attrs
+    pending: dict[str, Any] = {}
+    net, origin = draw(trial, ctx, pending)
     cx = count(net)
-    attrs = {"spec": net.to_json(), "spec_id": net.id, "flops": cx.flops, "params": cx.params,
-             "acts": cx.acts, "origin": origin, "worker": f"{platform.node()}:{os.getpid()}"}
-    for k, v in attrs.items():
-        trial.set_user_attr(k, v)
+    attrs = {**pending.get("user", {}), "spec": net.to_json(), "spec_id": net.id, "flops": cx.flops,
+             "params": cx.params, "acts": cx.acts, "origin": origin, "worker": f"{platform.node()}:{os.getpid()}",
+             "seed": seed}
+    if ctx.schedule_override:
+        attrs["schedule"] = ctx.schedule
+    put_attrs(storage, tid, attrs, params=pending.get("params"))  # one transaction
     for k, (lo, hi) in ctx.spec.constraints.items():
         v = getattr(cx, k)
-        if not lo <= v <= hi and not trial.user_attrs.get("baseline"):
+        if not lo <= v <= hi and not given.get("baseline") and not given.get("extra"):
             raise Rejected(f"constraint: {k}={v:g} outside [{lo:g}, {hi:g}]")
     admit()
 
@@ -216,26 +306,26 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
         losses.append(float(e["train_loss"]))
         if not multi:  # Optuna's intermediate values: what pruners and the dashboard's curves read
             trial.report(errors[-1], len(errors))
-            if trial.should_prune():
+            if prune and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {len(errors)} at error {errors[-1]:.4f}")
 
+    done: dict[str, Any] = {}
     try:
         out = ctx.trainer(net, ctx, on_epoch, seed)
     finally:  # also for a pruned, diverged or interrupted run: the epochs it did
         if errors:
-            trial.set_user_attr("errors", errors)
-            trial.set_user_attr("train_losses", losses)
+            done.update(errors=errors, train_losses=losses)
+            if sys.exc_info()[0] is not None:
+                put_attrs(storage, tid, done)
     if ctx.spec.measure:  # measured speed on this worker's device, at the schedule's batch (cached)
         from designspace.measure import measure
 
         dev = str(out.get("device") or ctx.extra.get("device") or "cpu")
-        batch = int(ctx.spec.schedule.get("batch_size", 256))
-        for k, v in measure(net, device=dev if dev != "none" else "cpu", batch=min(batch, 64), rounds=5).record().items():
-            trial.set_user_attr(k, v)
-    trial.set_user_attr("device", str(out.get("device", "")))
-    trial.set_user_attr("images_per_s", float(out.get("images_per_s", 0.0)))
-    trial.set_user_attr("wall_seconds", time.perf_counter() - t0)
-    trial.set_user_attr("versions", versions())
+        batch = int(ctx.schedule.get("batch_size", 256))
+        done.update(measure(net, device=dev if dev != "none" else "cpu", batch=min(batch, 64), rounds=5).record())
+    done.update(device=str(out.get("device", "")), images_per_s=float(out.get("images_per_s", 0.0)),
+                wall_seconds=time.perf_counter() - t0, versions=versions())
+    put_attrs(storage, tid, done)
     if not errors:
         raise TrialFailed("the trainer reported no epoch")
     return [errors[-1]] + [float(getattr(cx, o)) for o in ctx.spec.objectives[1:]]
@@ -249,7 +339,7 @@ def real_trainer(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, flo
     import designspace
     from designspace.search import train
 
-    schedule = train.Schedule.from_dict({"seed": seed, **ctx.spec.schedule})
+    schedule = train.Schedule.from_dict({"seed": seed, **ctx.schedule})
     torch.manual_seed(seed)
     model = designspace.build(net)
     images: list[float] = []
@@ -279,14 +369,14 @@ def no_training(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, floa
                 seed: int) -> dict[str, Any]:
     """A stand-in trainer for benchmarks and machinery tests: no model is built or trained.
 
-    Reports ``schedule.epochs`` epochs whose error is a deterministic function of the spec id and
-    the epoch, sleeping ``$DESIGNSPACE_FAKE_EPOCH_S`` seconds per epoch (default 0).
+    Reports ``schedule.epochs`` epochs whose error is a deterministic function of the spec id, the
+    epoch and the seed (a small seed noise, so repeats differ as real runs do), sleeping ``$DESIGNSPACE_FAKE_EPOCH_S`` seconds per epoch (default 0).
     """
     import zlib
 
-    epochs = int(ctx.spec.schedule.get("epochs", 2))
+    epochs = int(ctx.schedule.get("epochs", 2))
     pause = float(os.environ.get("DESIGNSPACE_FAKE_EPOCH_S", "0"))
-    base = (zlib.crc32(net.id.encode()) % 1000) / 2000 + 0.25
+    base = (zlib.crc32(net.id.encode()) % 1000) / 2000 + 0.25 + (zlib.crc32(str(seed).encode()) % 1000) / 1e5
     t0 = time.perf_counter()
     for e in range(1, epochs + 1):
         if pause:

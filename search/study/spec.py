@@ -11,6 +11,9 @@ A study spec is read and checked completely before anything runs; a bad value ra
     objectives = ["error"]           # or ["error", "flops"]: a Pareto study
     enqueue = ["regnetx_002"]        # named models trained first, as baselines
     measure = false                  # true: record each network's measured speed too
+    repeats = {models = 10, seeds = 3}   # noise floor: 10 of the trained networks, 3 seeds each in all
+    fidelity = {models = 20, epochs = 30}  # schedule fidelity: 20 networks spread over the error
+                                     # range retrained for 30 epochs
 
     [constraints]                    # the complexity regime, at the dataset's resolution
     flops = [0, 50e6]                # multiply-adds, [min, max]
@@ -86,6 +89,12 @@ class StudySpec:
     max_retry: int = 3
     #: measure every trained network's speed on the worker's device (designspace.measure)
     measure: bool = False
+    #: ``(models, seeds)``: after the study, retrain ``models`` of its networks so that each has
+    #: ``seeds`` runs in all (the seed-noise floor, :mod:`designspace.analysis.noise`); ``None``: none
+    repeats: tuple[int, int] | None = None
+    #: ``(models, epochs)``: after the study, retrain ``models`` networks spread evenly over the
+    #: error range for ``epochs`` epochs (schedule fidelity, :mod:`designspace.analysis.fidelity`)
+    fidelity: tuple[int, int] | None = None
 
     @property
     def directions(self) -> list[str]:
@@ -106,7 +115,7 @@ class StudySpec:
 
 
 _TOP = {"name", "space", "space_options", "n_trials", "seed", "objectives", "enqueue", "constraints", "dataset", "measure",
-        "schedule", "sampler", "pruner", "workers"}
+        "repeats", "fidelity", "schedule", "sampler", "pruner", "workers"}
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -248,12 +257,35 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     measure = raw.get("measure", False)
     if not isinstance(measure, bool):
         raise bad("measure", measure, "must be true or false")
-    return StudySpec(path=path.resolve(), name=name, measure=measure, space=space, n_trials=n_trials, seed=seed,
+    repeats = _extra(raw, "repeats", ("models", "seeds"), (1, 2), bad)
+    fidelity = _extra(raw, "fidelity", ("models", "epochs"), (3, 1), bad)
+    if fidelity is not None and fidelity[1] == schedule.get("epochs"):
+        raise bad("fidelity.epochs", fidelity[1], "equals schedule.epochs: a fidelity check needs another schedule length")
+    if repeats is not None and repeats[0] > n_trials:
+        raise bad("repeats.models", repeats[0], f"exceeds n_trials={n_trials}")
+    if fidelity is not None and fidelity[0] > n_trials:
+        raise bad("fidelity.models", fidelity[0], f"exceeds n_trials={n_trials}")
+    return StudySpec(path=path.resolve(), name=name, measure=measure, repeats=repeats, fidelity=fidelity, space=space, n_trials=n_trials, seed=seed,
                      space_options=space_options,
                      objectives=tuple(objectives), enqueue=tuple(enqueue), constraints=constraints,
                      dataset=dataset, schedule=schedule, sampler=sampler, sampler_options=s_raw,
                      pruner=pruner, pruner_options=p_raw, heartbeat_interval=hb, grace_period=grace,
                      max_retry=retry)
+
+
+def _extra(raw: Mapping[str, Any], key: str, fields: tuple[str, str], lows: tuple[int, int],
+           bad: Any) -> tuple[int, int] | None:
+    """``repeats`` / ``fidelity``: a table of exactly two integers (both required)."""
+    if key not in raw:
+        return None
+    t = dict(_table(raw[key], key, bad))
+    for k in t:
+        if k not in fields:
+            raise bad(f"{key}.{k}", t[k], f"is not a {key} option ({', '.join(fields)})")
+    for k in fields:
+        if k not in t:
+            raise bad(key, t, f"needs {key}.{k} too")
+    return (_int(t[fields[0]], f"{key}.{fields[0]}", bad, lo=lows[0]), _int(t[fields[1]], f"{key}.{fields[1]}", bad, lo=lows[1]))
 
 
 def _sampler_name(raw: Mapping[str, Any]) -> Any:

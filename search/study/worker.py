@@ -11,12 +11,24 @@ A worker stops when ``n_trials`` slots exist and each one's latest trial is fini
 another worker's trial runs it waits, so a killed worker's trial is failed (heartbeat
 silent for ``grace_period``) and retried before the study ends.
 
-Random sampling draws inside the regime.  With ``sampler = "random"`` a worker first draws an
-assignment with the space's own vectorised rejection sampler (:func:`designspace.spaces.sample_records`,
-the same draw as ``designspace sample``: uniform over the space's domains, kept only inside the
-space and the study's constraints) and enqueues it as the next trial.  The distribution is the
-one that drawing through Optuna and rejecting gives, without recording (and paying a storage
-round-trip for) every rejected draw: a RegNetX study at 3-9 MF keeps about 1 draw in 45.
+A sample is a set.  Every draw is made before a trial exists: with ``sampler = "random"`` from
+the space's own vectorised rejection sampler (:func:`designspace.spaces.sample_records`, the same
+draw as ``designspace sample``: uniform over the space's domains, kept only inside the space and
+the study's constraints); with TPE, NSGA-II or Sobol from the study's sampler run on an in-memory
+mirror of the study (:class:`Proposer`), where a draw outside the space or the regime is told
+PRUNED and one that repeats a network already trained or queued is told the value that network
+got.  Only an accepted draw reaches the storage, as the next trial, enqueued with the values the
+network is built from (the space's canonical parameters) and its spec id; a draw whose spec id
+the study already holds is redrawn, so no network is trained twice by accident.  A RegNetX
+study at 3-9 MF keeps about 1 draw in 45; none of the 44 is stored.
+
+Extras.  ``repeats`` and ``fidelity`` retrain networks the study already trained (other seeds; a
+longer schedule) once its ``n_trials`` slots are finished.  Each planned retrain has a key
+(``repeat:<trial>:<k>``, ``fidelity:<trial>``), the plan is a function of the finished study, and
+a key is trained once however many workers race (the earliest trial holding it is admitted).
+
+Scale.  :class:`TrialView` reads the study incrementally: a finished trial is looked at once, so
+the per-trial cost of the slot checks stays flat as a study grows to 10,000 trials and more.
 """
 from __future__ import annotations
 
@@ -28,18 +40,23 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .objective import REJECTED_ATTR, Context, Rejected, TrialFailed, load_trainer, run_trial
+from .objective import REJECTED_ATTR, Context, Rejected, TrialFailed, at_data, load_trainer, run_trial
 from .spec import StudySpec
-from .storage import Heartbeat, fail_stale, install_scrub, mask, open_storage
+from .storage import Heartbeat, fail_stale, install_scrub, mask, open_storage, put_attrs
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["open_study", "slots", "work", "WorkerSummary", "SURPLUS_ATTR", "MAX_CONSECUTIVE_REJECTIONS"]
+__all__ = ["open_study", "slots", "work", "WorkerSummary", "TrialView", "Proposer", "plan_extras", "SURPLUS_ATTR",
+           "MAX_CONSECUTIVE_REJECTIONS", "stratified_ranks"]
 
 SURPLUS_ATTR = "designspace:surplus"
+#: draws in a row that a sampler may make outside the space or regime (or of networks already held)
+#: before the worker says the regime is out of reach
 MAX_CONSECUTIVE_REJECTIONS = 500
+#: after this many such draws in a row, a model-based sampler's next draw is a random one
+FALLBACK_AFTER = 100
 
 
 class Surplus(Exception):
@@ -54,14 +71,15 @@ def say(msg: str, level: int = logging.INFO) -> None:
     log.log(level, "%s", mask(msg))
 
 
-def make_sampler(spec: StudySpec, worker_seed: int) -> "optuna.samplers.BaseSampler":
+def make_sampler(spec: StudySpec, worker_seed: int, models: "list[str] | None" = None) -> "optuna.samplers.BaseSampler":
+    """The spec's sampler (``models``: the grid's points, default ``sampler.models``)."""
     import optuna
 
     o = dict(spec.sampler_options)
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=worker_seed)
-    if spec.sampler == "sobol":  # one Sobol sequence shared by all workers (QMCSampler counts in the study)
-        return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=o.get("scramble", True), seed=spec.seed,
+    if spec.sampler == "sobol":  # each worker its own scrambled sequence (one shared would give twins)
+        return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=o.get("scramble", True), seed=worker_seed,
                                           warn_independent_sampling=False)
     if spec.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=worker_seed, constant_liar=True,
@@ -74,7 +92,7 @@ def make_sampler(spec: StudySpec, worker_seed: int) -> "optuna.samplers.BaseSamp
         def after_trial(self, *a: Any, **k: Any) -> None:  # the workers stop at n_trials, not the sampler
             pass
 
-    return _Grid({"model": list(spec.grid_models)}, seed=worker_seed)
+    return _Grid({"model": list(models if models is not None else spec.grid_models)}, seed=worker_seed)
 
 
 def make_pruner(spec: StudySpec) -> "optuna.pruners.BasePruner":
@@ -115,25 +133,38 @@ def open_study(spec: StudySpec, url: str, worker: int = 0, storage: Any = None) 
 
 class RegimeDraws:
     """Assignments from the space's vectorised sampler, inside the study's regime, handed out one
-    at a time from batches of :attr:`BATCH` (independent draws, duplicates allowed as in the
-    draw-and-reject loop; a batch costs about what one accepted draw does)."""
+    at a time from batches of :attr:`BATCH`, each with its spec id; a draw whose id is in
+    ``held`` (trained or queued) is skipped, so the study's sample stays a set."""
 
     BATCH = 16
+    #: batches in a row without a new network before the space is called exhausted
+    MAX_EMPTY = 50
 
     def __init__(self, spec: StudySpec, ctx: Context, worker: int):
         from designspace.spaces import Regime
 
         self.spec, self.ctx, self.worker, self.batches = spec, ctx, worker, 0
         self.regime = Regime(**{k: (lo, hi) for k, (lo, hi) in spec.constraints.items()})
-        self.ready: list[dict[str, Any]] = []
+        self.ready: list[tuple[dict[str, Any], str]] = []
 
-    def __call__(self, n_existing: int) -> dict[str, Any]:
-        """Parameters of one accepted draw (seeded by the study seed, the worker and progress)."""
-        if not self.ready:
+    def __call__(self, n_existing: int, held: "set[str] | frozenset[str]" = frozenset()) -> tuple[dict[str, Any], str]:
+        """Parameters and spec id of one accepted draw not in ``held`` (seeded by the study seed,
+        the worker and progress)."""
+        empty = 0
+        while True:
+            while self.ready:
+                p, sid = self.ready.pop()
+                if sid not in held:
+                    return p, sid
             self.ready = self._batch(n_existing)
-        return self.ready.pop()
+            if all(sid in held for _, sid in self.ready):
+                empty += 1
+                if empty >= self.MAX_EMPTY:
+                    raise RuntimeError(f"{self.spec.path}: {self.MAX_EMPTY * self.BATCH} draws in a row gave only networks the "
+                                       f"study already holds ({len(held)}): the space and [constraints] hold no more "
+                                       "distinct networks; lower n_trials or widen them")
 
-    def _batch(self, n_existing: int) -> list[dict[str, Any]]:
+    def _batch(self, n_existing: int) -> list[tuple[dict[str, Any], str]]:
         import numpy as np
 
         from designspace.spaces import RegimeUnreachable, sample_records
@@ -149,7 +180,159 @@ class RegimeDraws:
                     raise RuntimeError(f"{self.spec.path}: the [constraints] are out of reach: {e.detail}; "
                                        "widen them") from None
         names = list(self.ctx.space.params)
-        return [{k: (r[k].item() if hasattr(r[k], "item") else r[k]) for k in names} for r in reversed(recs)]
+        out = []
+        for r in reversed(recs):
+            p = {k: (r[k].item() if hasattr(r[k], "item") else r[k]) for k in names}
+            out.append((p, self._id(p)))
+        return out
+
+    def _id(self, p: dict[str, Any]) -> str:
+        """The spec id of the network the trial will train from ``p`` (at the data's shape)."""
+        return at_data(self.ctx.space.spec_of(p), self.ctx, True).id
+
+
+class Proposer:
+    """Draws of a model-based sampler (TPE, NSGA-II, Sobol) made on an in-memory mirror of the
+    study, so that rejected draws never reach the storage.
+
+    The mirror holds every counted space draw of the real study (read through :class:`TrialView`,
+    running ones included, as TPE's constant liar needs) with its parameters, distributions and
+    values.  :meth:`__call__` asks the mirror until a draw is inside the space and the regime and
+    is a network the study does not hold: a draw outside is told PRUNED (the sampler learns the
+    region is bad), one that repeats a held network is told that network's value (or FAIL while it
+    runs), the accepted one FAIL (its real trial comes back through the sync).  The accepted
+    draw's canonical parameters, and the sampler's own system attributes (NSGA-II's generation),
+    go to the real study."""
+
+    def __init__(self, spec: StudySpec, ctx: Context, view: "TrialView", sampler: Any, draws: RegimeDraws):
+        import optuna
+
+        self.spec, self.ctx, self.view, self.draws = spec, ctx, view, draws
+        self.mirror = optuna.create_study(directions=spec.directions, sampler=sampler)
+        self._seen = 0                        # view.finished_order entries mirrored
+        self._open: dict[int, int] = {}       # real number -> mirror trial id, for running trials
+        self.rejected = 0
+        self._warned = False
+
+    def sync(self) -> None:
+        from optuna.trial import TrialState, create_trial
+
+        st, sid = self.mirror._storage, self.mirror._study_id
+        for t in self.view.finished_order[self._seen:]:
+            self._seen += 1
+            if not self._mirrored(t):
+                continue
+            values = t.values if t.state == TrialState.COMPLETE else None
+            mid = self._open.pop(t.number, None)
+            if mid is None:
+                st.create_new_trial(sid, template_trial=create_trial(
+                    state=t.state, values=values, params=t.params, distributions=t.distributions,
+                    system_attrs=_sampler_attrs(t.system_attrs), intermediate_values=t.intermediate_values))
+            else:
+                for step, v in t.intermediate_values.items():
+                    st.set_trial_intermediate_value(mid, step, v)
+                st.set_trial_state_values(mid, t.state, values)
+        for t in self.view.open.values():
+            if t.state == TrialState.RUNNING and t.number not in self._open and self._mirrored(t):
+                self._open[t.number] = st.create_new_trial(sid, template_trial=create_trial(
+                    state=TrialState.RUNNING, params=t.params, distributions=t.distributions,
+                    system_attrs=_sampler_attrs(t.system_attrs)))
+
+    @staticmethod
+    def _mirrored(t: "FrozenTrial") -> bool:
+        return bool(t.params) and not (t.system_attrs.get(SURPLUS_ATTR) or t.system_attrs.get(REJECTED_ATTR)
+                                       or t.user_attrs.get("extra") or t.user_attrs.get("baseline"))
+
+    def __call__(self, n_existing: int) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        """``(canonical parameters, spec id, sampler system attributes)`` of one accepted draw."""
+        import optuna
+        from optuna.trial import TrialState
+
+        from designspace import count
+
+        self.sync()
+        held = self.view.ids
+        for attempt in range(MAX_CONSECUTIVE_REJECTIONS):
+            if attempt >= FALLBACK_AFTER:
+                if not self._warned:
+                    say(f"designspace study: {FALLBACK_AFTER} {self.spec.sampler} draws in a row were outside the space "
+                        "or regime or repeated a held network; drawing at random until one is accepted", logging.WARNING)
+                    self._warned = True
+                p, sid = self.draws(n_existing, held)
+                return p, sid, {}
+            mt = self.mirror.ask()
+            try:
+                got = self.ctx.space.suggest(mt)
+                net = at_data(got[0] if isinstance(got, tuple) else got, self.ctx, True)
+            except (optuna.TrialPruned, Rejected):
+                self.mirror.tell(mt, state=TrialState.PRUNED)
+                continue
+            cx = count(net)
+            if any(not lo <= getattr(cx, k) <= hi for k, (lo, hi) in self.spec.constraints.items()):
+                self.mirror.tell(mt, state=TrialState.PRUNED)
+                continue
+            if net.id in held:
+                v = self.view.values_of.get(net.id)
+                if v is not None:
+                    self.mirror.tell(mt, values=v)
+                else:
+                    self.mirror.tell(mt, state=TrialState.FAIL)
+                continue
+            sa = _sampler_attrs(self.mirror._storage.get_trial_system_attrs(mt._trial_id))
+            p = dict(mt.user_attrs["space_params"])
+            self.mirror.tell(mt, state=TrialState.FAIL)
+            return p, net.id, sa
+        raise RuntimeError(f"{MAX_CONSECUTIVE_REJECTIONS} consecutive draws fell outside the space or the "
+                           f"[constraints] of {self.spec.path} or repeated held networks; widen them")
+
+
+def _sampler_attrs(sa: dict[str, Any]) -> dict[str, Any]:
+    """A trial's system attributes that a sampler set (not ours, not Optuna's bookkeeping)."""
+    return {k: v for k, v in sa.items() if not k.startswith("designspace:") and k not in
+            ("fixed_params", "failed_trial", "retry_history", "heartbeat") and not k.startswith("designspace")}
+
+
+def stratified_ranks(errors: "list[float]", k: int) -> list[int]:
+    """Indices of ``k`` of ``errors`` spread evenly over their range (by rank: the models at
+    evenly spaced quantiles, the best and the worst included)."""
+    import numpy as np
+
+    e = np.asarray(errors, dtype=float)
+    order = np.argsort(e, kind="mergesort")
+    if k >= e.size:
+        return order.tolist()
+    pos = np.unique(np.round(np.linspace(0, e.size - 1, k)).astype(int))
+    return order[pos].tolist()
+
+
+def plan_extras(spec: StudySpec, done: "list[FrozenTrial]") -> dict[str, dict[str, Any]]:
+    """The retrains a finished study owes: key -> the user attributes of its trial.
+
+    ``done`` are the study's complete counted trials (baselines excluded), in slot order.
+    Repeats pick ``models`` of them at random (seeded by the study's seed) and give each
+    ``seeds - 1`` more runs with derived seeds; fidelity picks ``models`` spread evenly over the
+    error range and retrains each with the original seed for ``epochs`` epochs."""
+    import numpy as np
+
+    out: dict[str, dict[str, Any]] = {}
+    if spec.repeats and done:
+        m, seeds = spec.repeats
+        rng = np.random.default_rng([spec.seed, 0xBEEF])
+        for i in sorted(rng.choice(len(done), size=min(m, len(done)), replace=False).tolist()):
+            t = done[i]
+            for k in range(1, seeds):
+                seed = int(np.random.SeedSequence([spec.seed, t.number, k]).generate_state(1)[0]) % 2**31
+                out[f"repeat:{t.number}:{k}"] = {"of": t.number, "retrain_spec": t.user_attrs["spec"], "extra_seed": seed}
+    if spec.fidelity and done:
+        m, epochs = spec.fidelity
+        for i in sorted(stratified_ranks([t.values[0] for t in done], m)):
+            t = done[i]
+            out[f"fidelity:{t.number}"] = {"of": t.number, "retrain_spec": t.user_attrs["spec"],
+                                           "extra_seed": int(t.user_attrs.get("seed", spec.seed + t.number)),
+                                           "extra_schedule": {"epochs": epochs}}
+    for k, v in out.items():
+        v["extra"] = k
+    return out
 
 
 def enqueue_baselines(study: "optuna.Study", spec: StudySpec) -> None:
@@ -160,12 +343,124 @@ def enqueue_baselines(study: "optuna.Study", spec: StudySpec) -> None:
             study.enqueue_trial({}, user_attrs={"baseline": name})
 
 
+class TrialView:
+    """The study's trials, read incrementally (see the module docstring, *Scale*).
+
+    :meth:`refresh` reads the trial list once; a trial seen finished is absorbed once into the
+    finished slot table, the held spec ids and the extras' holders, and never looked at again;
+    only the (few) unfinished trials are re-examined.  :meth:`slots` equals :func:`slots` of all
+    trials."""
+
+    def __init__(self, study: "optuna.Study"):
+        self.study = study
+        self.finished: dict[int, FrozenTrial] = {}
+        self.finished_order: list[FrozenTrial] = []
+        self.open: dict[int, FrozenTrial] = {}
+        self.n = 0
+        self._fin_slots: dict[int, FrozenTrial] = {}
+        self._fin_dropped: set[int] = set()
+        self._fin_ids: set[str] = set()
+        self._fin_extras: dict[str, list[FrozenTrial]] = {}
+        #: spec id -> values of a complete counted trial (what a repeated draw is told)
+        self.values_of: dict[str, list[float]] = {}
+
+    def refresh(self) -> "TrialView":
+        trials = self.study._storage.get_all_trials(self.study._study_id, deepcopy=False)
+        self.n = len(trials)
+        fin = self.finished
+        open_: dict[int, FrozenTrial] = {}
+        for t in trials:
+            if t.number in fin:
+                continue
+            if t.state.is_finished():
+                fin[t.number] = t
+                self.finished_order.append(t)
+                self._absorb(t)
+            else:
+                open_[t.number] = t
+        self.open = open_
+        return self
+
+    def _absorb(self, t: "FrozenTrial") -> None:
+        from optuna.trial import TrialState
+
+        sa, ua = t.system_attrs, t.user_attrs
+        if ua.get("extra"):
+            if not sa.get(SURPLUS_ATTR):
+                self._fin_extras.setdefault(ua["extra"], []).append(t)
+            return
+        if sa.get(SURPLUS_ATTR) or sa.get(REJECTED_ATTR):
+            if "failed_trial" in sa:
+                self._fin_dropped.add(int(sa["failed_trial"]))
+            return
+        key = int(sa.get("failed_trial", t.number))
+        old = self._fin_slots.get(key)
+        if old is None or old.number < t.number:
+            self._fin_slots[key] = t
+        sid = ua.get("spec_id") or ua.get("draw_id")
+        if sid:
+            self._fin_ids.add(sid)
+            if t.state == TrialState.COMPLETE and t.values:
+                self.values_of.setdefault(sid, list(t.values))
+
+    def slots(self) -> dict[int, "FrozenTrial"]:
+        """Slot key -> the latest trial holding it (as :func:`slots`)."""
+        out = dict(self._fin_slots)
+        dropped = set(self._fin_dropped)
+        for t in sorted(self.open.values(), key=lambda t: t.number):
+            sa = t.system_attrs
+            if t.user_attrs.get("extra"):
+                continue
+            if sa.get(SURPLUS_ATTR) or sa.get(REJECTED_ATTR):
+                if "failed_trial" in sa:
+                    dropped.add(int(sa["failed_trial"]))
+                continue
+            key = int(sa.get("failed_trial", t.number))
+            old = out.get(key)
+            if old is None or old.number < t.number:
+                out[key] = t
+        if not dropped:
+            return out
+        return {k: t for k, t in out.items() if k not in dropped}
+
+    @property
+    def ids(self) -> set[str]:
+        """Spec ids the study holds: trained, running or queued networks (surplus ones excluded)."""
+        out = set(self._fin_ids)
+        for t in self.open.values():
+            ua, sa = t.user_attrs, t.system_attrs
+            if ua.get("extra") or sa.get(SURPLUS_ATTR) or sa.get(REJECTED_ATTR):
+                continue
+            sid = ua.get("spec_id") or ua.get("draw_id")
+            if sid:
+                out.add(sid)
+        return out
+
+    def waiting(self) -> bool:
+        from optuna.trial import TrialState
+
+        return any(t.state == TrialState.WAITING for t in self.open.values())
+
+    def extra_holders(self, key: str) -> "list[FrozenTrial]":
+        """The trials (finished or not, surplus excluded) that hold retrain ``key``, by number."""
+        out = list(self._fin_extras.get(key, ()))
+        out += [t for t in self.open.values() if t.user_attrs.get("extra") == key and not t.system_attrs.get(SURPLUS_ATTR)]
+        return sorted(out, key=lambda t: t.number)
+
+    def extra_done(self, key: str) -> bool:
+        """Whether retrain ``key``'s latest trial finished (and no retry of it waits)."""
+        hs = self.extra_holders(key)
+        return bool(hs) and hs[-1].state.is_finished()
+
+
 def slots(trials: Iterable["FrozenTrial"]) -> dict[int, "FrozenTrial"]:
     """Slot key -> the latest trial holding it (see the module docstring)."""
     out: dict[int, FrozenTrial] = {}
     dropped: set[int] = set()  # keys whose retry turned out surplus or rejected: never admitted
     for t in sorted(trials, key=lambda t: t.number):
         sa = t.system_attrs
+        if t.user_attrs.get("extra"):  # repeats and fidelity retrains hold no slot
+            continue
         if sa.get(SURPLUS_ATTR) or sa.get(REJECTED_ATTR):
             if "failed_trial" in sa:
                 dropped.add(int(sa["failed_trial"]))
@@ -212,11 +507,30 @@ class _Interrupt:
             "(Ctrl-C again abandons it)")
 
 
+def grid_models_in_regime(spec: StudySpec, ctx: Context) -> list[str]:
+    """The grid's named models that fall inside the study's constraints at the data's shape
+    (the others are never stored as trials)."""
+    from designspace import count, zoo
+
+    keep = []
+    for name in spec.grid_models:
+        try:
+            cx = count(at_data(zoo[name], ctx, False))
+        except Rejected:
+            continue
+        if all(lo <= getattr(cx, k) <= hi for k, (lo, hi) in spec.constraints.items()):
+            keep.append(name)
+    if not keep:
+        raise RuntimeError(f"{spec.path}: none of sampler.models falls inside the [constraints]; widen them")
+    return keep
+
+
 def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str | None = None,
          device: str | None = None, study: "optuna.Study | None" = None,
          on_trial: "Callable[[], None] | None" = None, dataset: Any = None) -> WorkerSummary:
-    """Run trials of the study until it holds ``n_trials`` finished slots (or Ctrl-C);
-    ``on_trial()`` runs after each finished trial."""
+    """Run trials of the study until it holds ``n_trials`` finished slots and its planned
+    retrains (``repeats``, ``fidelity``) are finished (or Ctrl-C); ``on_trial()`` runs after
+    each finished trial."""
     import optuna
     from optuna.trial import TrialState
 
@@ -225,51 +539,112 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
     if dataset is not None:
         ctx._dataset = dataset
     summary = WorkerSummary(worker)
-    rejections = 0
     waited = False
     retry_abandoned = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)
     storage = study._storage
-    draws = RegimeDraws(spec, ctx, worker) if spec.sampler == "random" and spec.space else None
+    view = TrialView(study)
+    draws = RegimeDraws(spec, ctx, worker) if spec.space and spec.sampler != "grid" else None
+    proposer = None
+    if spec.sampler == "grid":
+        allowed = grid_models_in_regime(spec, ctx)
+        if allowed != list(spec.grid_models):
+            study.sampler = make_sampler(spec, spec.seed + worker, models=allowed)
+    elif spec.sampler != "random" and draws is not None:
+        proposer = Proposer(spec, ctx, view, study.sampler, draws)
+        study.sampler = optuna.samplers.RandomSampler(seed=worker)  # every real trial's values are fixed
+    plan: dict[str, dict[str, Any]] | None = None
     with _Interrupt() as intr:
         while not intr.requested:
             fail_stale(study, spec)
-            trials = study.get_trials(deepcopy=False)
-            held = slots(trials)
-            if len(held) >= n_trials and not any(t.state == TrialState.WAITING for t in trials):
-                running = [t.number for t in held.values() if t.state == TrialState.RUNNING]
-                if not running:
+            view.refresh()
+            waiting = view.waiting()
+            held = view.slots()
+            want: Callable[[], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] | None = None
+            if proposer is not None:
+                def want() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+                    p, sid, sa = proposer(view.n)  # type: ignore[misc]
+                    return p, {"draw_id": sid}, sa
+            elif draws is not None:
+                def want() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+                    p, sid = draws(view.n, view.ids)  # type: ignore[misc]
+                    return p, {"draw_id": sid}, {}
+            if not waiting and len(held) >= n_trials:
+                running = [t.number for t in held.values() if not t.state.is_finished()]
+                todo: list[str] = []
+                if not running and (spec.repeats or spec.fidelity):
+                    if plan is None:
+                        done = [held[k] for k in sorted(held) if held[k].state == TrialState.COMPLETE
+                                and not held[k].user_attrs.get("baseline")]
+                        plan = plan_extras(spec, done)
+                    todo = [k for k in plan if not view.extra_holders(k)]
+                    running = [t.number for k in plan for t in view.extra_holders(k)[-1:] if not t.state.is_finished()]
+                if todo:
+                    extra_attrs = plan[todo[worker % len(todo)]]  # type: ignore[index]  # workers spread out
+
+                    def want() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+                        return {}, extra_attrs, {}
+                elif not running:
                     break
-                if not waited:
-                    say(f"designspace study: worker {worker}: waiting for running trial(s) {running} "
-                        f"(a dead worker's trial is retried after {spec.grace_period} s without heartbeat)")
-                    waited = True
-                time.sleep(min(1.0, spec.heartbeat_interval))
-                continue
-            if draws is not None and not any(t.state == TrialState.WAITING for t in trials):
-                study.enqueue_trial(draws(len(trials)))  # baselines and retries go first
+                else:
+                    if not waited:
+                        say(f"designspace study: worker {worker}: waiting for running trial(s) {running} "
+                            f"(a dead worker's trial is retried after {spec.grace_period} s without heartbeat)")
+                        waited = True
+                    time.sleep(min(1.0, spec.heartbeat_interval))
+                    continue
+            # a queued trial (baseline, retry) goes first; a fresh one gets this worker's draw or
+            # retrain before anything is suggested, so nothing outside the regime is ever stored
             trial = study.ask()
             tid = trial._trial_id
-            key = int(storage.get_trial_system_attrs(tid).get("failed_trial", trial.number))
+            ft = storage.get_trial(tid)
+            fresh = not (ft.params or ft.system_attrs.get("fixed_params") or "failed_trial" in ft.system_attrs
+                         or ft.user_attrs.get("baseline") or ft.user_attrs.get("extra"))
+            ua, sa0 = dict(ft.user_attrs), dict(ft.system_attrs)
+            if fresh and want is not None:
+                p, uattrs, sattrs = want()
+                put_attrs(storage, tid, uattrs, {**sattrs, "fixed_params": p})
+                ua.update(uattrs)
+                trial = optuna.trial.Trial(study, tid)
+            extra = ua.get("extra")
+            key = int(sa0.get("failed_trial", trial.number))
             intr.in_trial = trial.number
 
-            def admit() -> None:  # a retry keeps its original's key: admitted again unless never admitted
-                earlier = [k for k in slots(study.get_trials(deepcopy=False)) if k < key]
-                if len(earlier) >= n_trials:
+            def admit() -> None:
+                v = view.refresh()
+                if extra:  # the earliest trial holding a retrain key trains it (a retry keeps its original's)
+                    first = v.extra_holders(extra)
+                    origin = int(first[0].system_attrs.get("failed_trial", first[0].number)) if first else key
+                    if origin != key:
+                        storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
+                        raise Surplus(f"{extra} is trained by trial {first[0].number}")
+                    return
+                # a retry keeps its original's key: admitted again unless never admitted
+                slots_now = v.slots()
+                earlier = sum(1 for k in slots_now if k < key)
+                if earlier >= n_trials:
                     storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
                     raise Surplus(f"the study already holds {n_trials} trials")
+                sid = v.open[trial.number].user_attrs.get("spec_id") if trial.number in v.open else None
+                twin = next((t for k, t in slots_now.items() if k < key and t.number != trial.number
+                             and (t.user_attrs.get("spec_id") or t.user_attrs.get("draw_id")) == sid), None)
+                if sid and twin is not None and not ua.get("baseline"):  # two workers drew one network at once
+                    storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
+                    raise Surplus(f"duplicate of trial {twin.number} (spec {sid})")
 
+            if extra:
+                seed = int(ua["extra_seed"])
+                ctx.schedule_override = dict(ua.get("extra_schedule") or {})
+            else:
+                seed = (spec.seed + key) % 2**31
+                ctx.schedule_override = {}
             try:
                 with Heartbeat(study, tid, spec.heartbeat_interval):
-                    values = run_trial(trial, ctx, admit, seed=(spec.seed + key) % 2**31)
-            except Rejected as e:
+                    values = run_trial(trial, ctx, admit, seed=seed, prune=not extra)
+            except Rejected as e:  # only a network that cannot run at the data's resolution gets here
                 storage.set_trial_system_attr(tid, REJECTED_ATTR, True)
                 trial.set_user_attr("reason", str(e))
                 study.tell(trial, state=TrialState.PRUNED)
                 summary.rejected += 1
-                rejections += 1
-                if rejections >= MAX_CONSECUTIVE_REJECTIONS:
-                    raise RuntimeError(f"{rejections} consecutive draws fell outside the space or the "
-                                       f"[constraints] of {spec.path} (last: {e}); widen them") from None
                 continue
             except Surplus as e:
                 trial.set_user_attr("reason", f"surplus: {e}")
@@ -300,11 +675,12 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             else:
                 study.tell(trial, values=values)
                 summary.complete += 1
-                say(f"designspace study: trial {trial.number} done: error {values[0]:.4f}"
+                what = f" ({extra})" if extra else ""
+                say(f"designspace study: trial {trial.number}{what} done: error {values[0]:.4f}"
                     + "".join(f", {o} {v:g}" for o, v in zip(spec.objectives[1:], values[1:])))
             finally:
                 intr.in_trial = None
-            rejections = 0
+                ctx.schedule_override = {}
             summary.numbers.append(trial.number)
             if on_trial is not None:
                 on_trial()

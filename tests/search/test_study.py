@@ -301,3 +301,70 @@ def test_unreachable_constraints_stop_the_study_with_a_clear_message(tmp_path: P
     assert r.returncode != 0
     assert "[constraints] are out of reach" in r.stderr and "flops 1:2" in r.stderr and "widen them" in r.stderr
     assert "--budget" not in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------------ a sample is a set
+def test_tpe_study_trains_distinct_networks_and_stores_no_rejected_draws(tmp_path: Path) -> None:
+    # TPE proposes values that round to networks already trained (e.g. wa 11.57 and 11.89) and
+    # values outside the regime: neither may become a stored trial
+    spec = tiny_spec(tmp_path / "t.toml", "t", 20, sampler={"name": "tpe", "n_startup_trials": 5})
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 0, r.stderr
+    ts = trials(f"sqlite:///{tmp_path / 't.db'}", "t")  # read with plain optuna
+    assert len(ts) == 20 and by_state(ts) == {"COMPLETE": 20}
+    assert len({t.user_attrs["spec_id"] for t in ts}) == 20
+    from designspace.spaces import get_space
+
+    space = get_space("regnetx", resolution=32, num_classes=10)
+    for t in ts:  # the stored parameters are the values the network was built from
+        p = {k: int(v) if float(v).is_integer() else v for k, v in t.params.items()}  # w0 log-int: a float domain
+        assert set(p) == set(space.params) and space.contains(p)
+        assert space.build(p).replace(num_classes=10, in_chans=1).id == t.user_attrs["spec_id"]
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("repeats", {"models": 2}, "repeats"),
+    ("repeats", {"models": 2, "seeds": 1}, "repeats.seeds=1"),
+    ("repeats", {"models": 9, "seeds": 2}, "repeats.models=9 exceeds n_trials=6"),
+    ("fidelity", {"models": 2, "epochs": 4}, "fidelity.models=2"),
+    ("fidelity", {"models": 3, "epochs": 2}, "fidelity.epochs=2 equals schedule.epochs"),
+])
+def test_bad_retrain_options_are_named(tmp_path: Path, key: str, value: dict, needle: str) -> None:
+    spec = tiny_spec(tmp_path / "b.toml", "b", 6, **{key: value})
+    with pytest.raises(StudySpecError) as e:
+        load_spec(spec)
+    assert needle in str(e.value)
+
+
+def test_repeats_and_fidelity_retrain_exactly_what_they_ask_with_two_workers(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path / "x.toml", "x", 8, repeats={"models": 3, "seeds": 3},
+                     fidelity={"models": 4, "epochs": 3})
+    r = cli("study", "run", str(spec), "--workers", "2", env=env(fake=True), timeout=240)
+    assert r.returncode == 0, r.stderr
+    df = export_frame(spec)
+    main = df[df.role == "counted"]
+    assert len(main) == 8 and (main.state == "COMPLETE").all() and main.spec_id.is_unique
+    rep, fid = df[df.role == "repeat"], df[df.role == "fidelity"]
+    assert len(rep) == 3 * 2 and (rep.state == "COMPLETE").all()
+    assert len(fid) == 4 and (fid.state == "COMPLETE").all()
+    assert not df.role.isin(["surplus", "rejected", "retried"]).any()
+    by_number = main.set_index("number")
+    # a repeat trains the same network as its original with another seed
+    assert rep.of.nunique() == 3 and (rep.groupby("of").size() == 2).all()
+    for _, row in rep.iterrows():
+        orig = by_number.loc[int(row.of)]
+        assert row.spec_id == orig.spec_id and row.seed != orig.seed
+    assert rep.groupby("of").seed.nunique().eq(2).all()
+    # fidelity retrains the same network with the same seed for 3 epochs, spread over the error range
+    for _, row in fid.iterrows():
+        orig = by_number.loc[int(row.of)]
+        assert row.spec_id == orig.spec_id and row.seed == orig.seed
+        assert pd.notna(row.error_epoch3) and pd.isna(orig.error_epoch3)
+    errs = main.error.sort_values().tolist()
+    assert by_number.loc[fid.of.astype(int)].error.min() == errs[0]
+    assert by_number.loc[fid.of.astype(int)].error.max() == errs[-1]
+    st = cli("study", "status", str(spec), env=env(fake=True))
+    assert "repeat 6/6 complete" in st.stdout and "fidelity 4/4 complete" in st.stdout
+    # a second run owes nothing: the study is complete, retrains included
+    again = cli("study", "run", str(spec), env=env(fake=True))
+    assert again.returncode == 0 and len(export_frame(spec)) == len(df)
