@@ -1,7 +1,8 @@
 """Schedule fidelity: does the short schedule rank models as a longer one does?
 
 A study with ``fidelity = {models = 20, epochs = ...}`` retrains a stratified subset of its
-models (spread evenly over the short schedule's error range) with a longer schedule.
+models (spread evenly over the short schedule's error range, chosen by the study worker) with
+a longer schedule.
 :func:`rank_agreement` gives Kendall's tau and Spearman's rho between the short and long errors
 (``scipy.stats``) with bootstrap intervals (resampling models); the short schedule's ranking is
 called trustworthy when tau >= ``threshold`` (0.6 by default) and tau's interval excludes 0.
@@ -16,7 +17,7 @@ import numpy as np
 
 from .data import AnalysisInputError, as_array
 
-__all__ = ["RankAgreement", "rank_agreement", "stratified_subset"]
+__all__ = ["RankAgreement", "rank_agreement"]
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,3 @@ def rank_agreement(short: Sequence[float], long: Sequence[float], n_boot: int = 
     ci = lambda x: (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5)))  # noqa: E731
     return RankAgreement(s.size, float(tau.statistic), ci(taus), float(tau.pvalue), float(rho.statistic), ci(rhos),
                          threshold)
-
-
-def stratified_subset(errors: Sequence[float], k: int) -> list[int]:
-    """Indices of ``k`` models spread evenly over the error range (by rank: the models at
-    evenly spaced quantiles, the best and the worst included)."""
-    e = as_array(errors, "error", min_size=1)
-    order = np.argsort(e, kind="mergesort")
-    if k >= e.size:
-        return order.tolist()
-    pos = np.unique(np.round(np.linspace(0, e.size - 1, k)).astype(int))
-    return order[pos].tolist()

@@ -11,7 +11,7 @@ Inputs are DataFrames as documented in :mod:`designspace.analysis.data`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -27,6 +27,17 @@ __all__ = ["edf_figure", "complexity_figure", "param_figure", "complexity_label"
 
 _TEMPLATE = "plotly_white"
 
+
+
+#: above this many points a marker scatter is drawn with WebGL (plotly's scattergl): SVG
+#: scatters of 10,000+ points make a browser crawl
+WEBGL_ABOVE = 2000
+
+
+def _scatter(n: int) -> Any:
+    import plotly.graph_objects as go
+
+    return go.Scattergl if n > WEBGL_ABOVE else go.Scatter
 
 def _colors() -> list[str]:
     import plotly.express as px
@@ -133,7 +144,7 @@ def complexity_figure(spaces: Mapping[str, "pd.DataFrame"], complexity: str = "f
     for (name, g), color in zip(spaces.items(), _colors() * 10):
         c, e = g[complexity].to_numpy(float), g["error"].to_numpy(float)
         hover = g["id"].astype(str) if "id" in g.columns else None
-        fig.add_trace(go.Scatter(x=c, y=e, mode="markers", marker=dict(color=_rgba(color, 0.45), size=6),
+        fig.add_trace(_scatter(len(c))(x=c, y=e, mode="markers", marker=dict(color=_rgba(color, 0.45), size=6),
                                  name=name, legendgroup=name, text=hover,
                                  hovertemplate="%{x:.3s} " + complexity + "<br>error %{y:.4g}<br>%{text}<extra>" + name + "</extra>"))
         k = np.clip(np.searchsorted(edges, c, side="right") - 1, 0, n_bins - 1)
@@ -169,7 +180,7 @@ def param_figure(spaces: Mapping[str, "pd.DataFrame"], param: str, k: float = 0.
         g = g[g[param].notna()]
         check_frame(g, ("error", param), where=name)
         drawn += 1
-        fig.add_trace(go.Scatter(x=g[param], y=g["error"], mode="markers", marker=dict(color=_rgba(color, 0.4), size=6),
+        fig.add_trace(_scatter(len(g))(x=g[param], y=g["error"], mode="markers", marker=dict(color=_rgba(color, 0.4), size=6),
                                  name=name, legendgroup=name))
         tr = error_trend(g, param, k=k)
         fig.add_trace(go.Scatter(x=tr[param], y=tr["best_k"], mode="lines+markers", line=dict(color=color, width=2),

@@ -66,7 +66,7 @@ class PowerResult:
         if self.n is None:
             return (f"the {a} vs {b} gap is not detected at {int(100 * self.power)}% power with up to "
                     f"{self.n_max} models per space; you have {self.have[0]} and {self.have[1]}")
-        verdict = "enough" if now >= self.n else "not enough"
+        verdict = "enough" if self.power_now >= self.power else ("about enough" if now >= self.n else "not enough")
         return (f"the {a} vs {b} gap needs about {self.n} models per space for {int(100 * self.power)}% power at "
                 f"alpha {self.alpha:g}; you have {self.have[0]} and {self.have[1]} ({verdict}; power now "
                 f"{100 * self.power_now:.0f}%)")
@@ -79,7 +79,7 @@ def required_n(errors_a: Sequence[float], errors_b: Sequence[float], alpha: floa
     have = (a.size, b.size)
 
     def pw(n: int) -> float:
-        return power_at(a, b, n, alpha, n_boot, seed + n)
+        return power_at(a, b, n, alpha, n_boot, seed)  # common random numbers: power is smooth in n
 
     now = pw(min(have))
     lo, hi = 3, 8

@@ -126,8 +126,10 @@ def _speed_table(df: "pd.DataFrame", times: Sequence[str], seed: int) -> str:
 
 def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "flops", k: float = 0.1,
                  top: int = 15, n_boot: int = 500, bins: int = 8, seed: int = 0, title: str | None = None,
-                 sources: Sequence[str] = ()) -> str:
-    """The HTML text of a report on ``df`` grouped by column ``by`` (see :mod:`designspace.analysis.data`)."""
+                 sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
+    """The HTML text of a report on ``df`` grouped by column ``by`` (see :mod:`designspace.analysis.data`).
+
+    ``notes``: sentences on whether the comparison can be trusted (:func:`designspace.analysis.trust.trust_sentences`)."""
     import plotly.offline
 
     from designspace import CONVENTION
@@ -152,6 +154,9 @@ def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "f
                                          f"median {g['error'].median():.4g}" for n, g in spaces.items()) + ".</p>"]
     if sources:
         body.append("<p class=conv>Data: " + ", ".join(html.escape(s) for s in sources) + "</p>")
+    if notes:
+        body.append("<h2>Can the comparison be trusted</h2><ul class=trust>"
+                    + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     names = list(spaces)
     if len(names) >= 2:
         body.append("<h2>Summary</h2>")

@@ -56,10 +56,20 @@ def _load(path: str, read_study: Callable[[str], Any] | None):
             raise UsageError(str(e)) from None
     else:
         df = read_table(path)
+    from designspace.analysis.trust import RETRAIN_ROLES
+
+    extras = df.iloc[:0]
+    if "role" in df.columns and "of" in df.columns:  # repeats and fidelity retrains: read apart
+        keep = df["role"].astype(str).isin(RETRAIN_ROLES)
+        if "state" in df.columns:
+            keep &= df["state"].astype(str) == "COMPLETE"
+        extras = df[keep]
+    n_extras = int(df["role"].astype(str).isin(RETRAIN_ROLES).sum()) if "role" in df.columns else 0
     df, dropped = from_study_export(df)
+    dropped -= n_extras
     if dropped:
         log.info("designspace analyze: %s: skipped %d trial(s) that did not complete or do not count", path, dropped)
-    return df
+    return df, extras
 
 
 def _print_speed(df: Any, seed: int, to_stderr: bool) -> None:
@@ -99,11 +109,12 @@ def run(args: argparse.Namespace) -> int:
 
     _check_numbers(args)
     try:
-        frames = []
+        frames, extras = [], []
         for path in args.inputs:
-            df = _load(path, getattr(args, "read_study", None))
+            df, ex = _load(path, getattr(args, "read_study", None))
             label = os.path.splitext(os.path.basename(path))[0]
             frames.append(df.assign(**{_SOURCE: label}) if _SOURCE not in df.columns else df)
+            extras.append(ex.assign(**{_SOURCE: label}) if _SOURCE not in ex.columns else ex)
         labels = [f[_SOURCE].iloc[0] if len(f) else "" for f in frames]
         if len(set(labels)) < len(labels):
             raise UsageError("two inputs have the same file name; rename one so their groups can be told apart")
@@ -114,12 +125,21 @@ def run(args: argparse.Namespace) -> int:
                 by = _SOURCE
             elif "space" in df.columns and df["space"].nunique() > 1:
                 by = "space"
+        from designspace.analysis.trust import trust_sentences
+
+        ex = pd.concat(extras, ignore_index=True)
+        notes = trust_sentences(df, ex if len(ex) else None, by=by, seed=args.seed)
         text = build_report(df, by=by, complexity=args.complexity, k=args.best, top=args.top, n_boot=args.bootstrap,
-                            bins=args.bins, seed=args.seed, title=args.title, sources=args.inputs)
+                            bins=args.bins, seed=args.seed, title=args.title, sources=args.inputs, notes=notes)
     except AnalysisInputError as e:
         raise UsageError(str(e)) from None
     where = write_output(args.output, lambda f: f.write(text))
     n_groups = df[by].nunique() if by else 1
+    for line in notes:  # can the comparison be trusted: noise floor, sample size, schedule fidelity
+        if where == "stdout":
+            log.info("%s", line)
+        else:
+            print(line)
     _print_speed(df, args.seed, to_stderr=where == "stdout")
     if where == "stdout":  # the report is standard output: the summary goes to standard error
         log.info("wrote the report to stdout: %d models in %d group(s)", len(df), n_groups)

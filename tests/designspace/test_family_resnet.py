@@ -126,7 +126,7 @@ def _check_against_fvcore(spec: NetSpec, batch: int = 2) -> None:
     assert torch.isfinite(out).all()
 
 
-_SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
@@ -147,8 +147,8 @@ def test_random_resnet_count_equals_fvcore(depth, variant, se, groups, wpg, reso
     _check_against_fvcore(spec)
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(depth=hs.sampled_from([50, 101]), resolution=hs.integers(32, 96), num_classes=hs.integers(1, 20))
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(depth=hs.sampled_from([50, 101]), resolution=hs.integers(32, 64), num_classes=hs.integers(1, 20))
 def test_random_resnet_rs_count_equals_fvcore(depth, resolution, num_classes):
     _check_against_fvcore(resnet_rs(depth, resolution=resolution, num_classes=num_classes))
 
@@ -178,7 +178,7 @@ def residual_specs(draw) -> NetSpec:
     return NetSpec(stem=stem, stages=tuple(stages), resolution=resolution, num_classes=draw(hs.integers(1, 12)))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=residual_specs())
 def test_random_residual_spec_count_equals_fvcore(spec):
     _check_against_fvcore(spec)
