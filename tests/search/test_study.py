@@ -347,7 +347,10 @@ def test_repeats_and_fidelity_retrain_exactly_what_they_ask_with_two_workers(tmp
     rep, fid = df[df.role == "repeat"], df[df.role == "fidelity"]
     assert len(rep) == 3 * 2 and (rep.state == "COMPLETE").all()
     assert len(fid) == 4 and (fid.state == "COMPLETE").all()
-    assert not df.role.isin(["surplus", "rejected", "retried"]).any()
+    assert not df.role.isin(["rejected", "retried"]).any()
+    # a worker that asks while the other trains the last main trial gets a surplus trial: closed untrained
+    surplus = df[df.role == "surplus"]
+    assert len(surplus) <= 2 and surplus.error.isna().all()  # at most one per phase (main, retrains)
     by_number = main.set_index("number")
     # a repeat trains the same network as its original with another seed
     assert rep.of.nunique() == 3 and (rep.groupby("of").size() == 2).all()
