@@ -5,7 +5,8 @@ models (spread evenly over the short schedule's error range, chosen by the study
 a longer schedule.
 :func:`rank_agreement` gives Kendall's tau and Spearman's rho between the short and long errors
 (``scipy.stats``) with bootstrap intervals (resampling models); the short schedule's ranking is
-called trustworthy when tau >= ``threshold`` (0.6 by default) and tau's interval excludes 0.
+called trustworthy when tau >= ``threshold`` (0.6 by default), tau's interval excludes 0 and
+Kendall's test rejects independence at 5%.
 This also says whether pruning a study early is safe.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ class RankAgreement:
 
     @property
     def trustworthy(self) -> bool:
-        return self.tau >= self.threshold and self.tau_ci[0] > 0
+        return self.tau >= self.threshold and self.tau_ci[0] > 0 and self.tau_p < 0.05  # 3 models never suffice
 
     def sentence(self, short: str = "the short schedule", long: str = "the long one") -> str:
         verdict = ("can be trusted to rank models (and to prune early)" if self.trustworthy else

@@ -58,6 +58,7 @@ def test_rank_agreement_is_scipys_kendall_and_spearman():
     assert r.tau == pytest.approx(stats.kendalltau(short, long).statistic, abs=1e-12)
     assert r.rho == pytest.approx(stats.spearmanr(short, long).statistic, abs=1e-12)
     assert r.tau_ci[0] <= r.tau <= r.tau_ci[1] and r.trustworthy
+    assert not rank_agreement([0.1, 0.2, 0.3], [0.1, 0.25, 0.3], n_boot=100).trustworthy  # tau 1 on 3 models: p 0.33
     noise = rank_agreement(short, rng.permutation(long), n_boot=300)
     assert not noise.trustworthy and "does not rank models reliably" in noise.sentence()
 
