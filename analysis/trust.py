@@ -21,10 +21,9 @@ RETRAIN_ROLES = ("repeat", "fidelity")
 
 def _pairs(counted: "pd.DataFrame", extras: "pd.DataFrame", role: str, group: str | None) -> "pd.DataFrame":
     ex = extras[extras["role"] == role]
-    key = ["number"] + ([group] if group else [])
-    orig = counted[key + ["error"]].rename(columns={"number": "of", "error": "original"})
-    ex = ex.assign(of=ex["of"].astype(int))
-    return ex.merge(orig, on=["of"] + ([group] if group else []), how="inner")
+    extra_keys = [group] if group else []
+    orig = counted[["number", *extra_keys, "error"]].rename(columns={"number": "of", "error": "original"})
+    return ex.assign(of=ex["of"].astype(int)).merge(orig, on=["of", *extra_keys], how="inner")
 
 
 def trust_sentences(counted: "pd.DataFrame", extras: "pd.DataFrame | None" = None, by: str | None = None,

@@ -58,15 +58,13 @@ def _load(path: str, read_study: Callable[[str], Any] | None):
         df = read_table(path)
     from designspace.analysis.trust import RETRAIN_ROLES
 
+    # repeats and fidelity retrains are read apart (from_study_export keeps counted models only)
+    retrain = df["role"].astype(str).isin(RETRAIN_ROLES) if "role" in df.columns else None
     extras = df.iloc[:0]
-    if "role" in df.columns and "of" in df.columns:  # repeats and fidelity retrains: read apart
-        keep = df["role"].astype(str).isin(RETRAIN_ROLES)
-        if "state" in df.columns:
-            keep &= df["state"].astype(str) == "COMPLETE"
-        extras = df[keep]
-    n_extras = int(df["role"].astype(str).isin(RETRAIN_ROLES).sum()) if "role" in df.columns else 0
+    if retrain is not None and "of" in df.columns:
+        extras = df[retrain & (df["state"].astype(str) == "COMPLETE")] if "state" in df.columns else df[retrain]
     df, dropped = from_study_export(df)
-    dropped -= n_extras
+    dropped -= int(retrain.sum()) if retrain is not None else 0
     if dropped:
         log.info("designspace analyze: %s: skipped %d trial(s) that did not complete or do not count", path, dropped)
     return df, extras
