@@ -32,6 +32,7 @@ the per-trial cost of the slot checks stays flat as a study grows to 10,000 tria
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import signal
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["open_study", "slots", "work", "WorkerSummary", "TrialView", "Proposer", "plan_extras", "SURPLUS_ATTR",
+__all__ = ["open_study", "slots", "work", "WorkerSummary", "TrialView", "HeldIds", "Proposer", "plan_extras", "SURPLUS_ATTR",
            "MAX_CONSECUTIVE_REJECTIONS", "stratified_ranks"]
 
 SURPLUS_ATTR = "designspace:surplus"
@@ -346,10 +347,14 @@ def enqueue_baselines(study: "optuna.Study", spec: StudySpec) -> None:
 class TrialView:
     """The study's trials, read incrementally (see the module docstring, *Scale*).
 
-    :meth:`refresh` reads the trial list once; a trial seen finished is absorbed once into the
-    finished slot table, the held spec ids and the extras' holders, and never looked at again;
-    only the (few) unfinished trials are re-examined.  :meth:`slots` equals :func:`slots` of all
-    trials."""
+    :meth:`refresh` reads only what may have changed: on an RDB storage the trials created
+    since the last read and the ones still unfinished (one SQL query, filtered in the
+    database); elsewhere (journal files) the storage's cached trial list.  A trial seen
+    finished is absorbed once into the finished slot table (with a sorted key list and a spec
+    id index), the held spec ids and the extras' holders, and never looked at again; only the
+    (few) unfinished trials are re-examined.  :meth:`slots` equals :func:`slots` of all trials;
+    :meth:`slot_count`, :meth:`count_before` and :meth:`twin` answer the worker's per-trial
+    questions without copying it, so a trial's cost does not grow with the study."""
 
     def __init__(self, study: "optuna.Study"):
         self.study = study
@@ -358,27 +363,46 @@ class TrialView:
         self.open: dict[int, FrozenTrial] = {}
         self.n = 0
         self._fin_slots: dict[int, FrozenTrial] = {}
+        self._fin_keys: list[int] = []             # sorted keys of _fin_slots
         self._fin_dropped: set[int] = set()
         self._fin_ids: set[str] = set()
+        self._fin_sid_keys: dict[str, list[int]] = {}  # spec id -> finished slot keys that held it
         self._fin_extras: dict[str, list[FrozenTrial]] = {}
         #: spec id -> values of a complete counted trial (what a repeated draw is told)
         self.values_of: dict[str, list[float]] = {}
+        self._backend = _rdb_backend(study._storage)
+        self._prefix = 0          # trial numbers 0 .. _prefix - 1 have all been read
+        self._prefix_id = -1      # the largest trial id among them
+        self._ids: dict[int, int] = {}  # number -> trial id, beyond the prefix
+
+    def _read(self) -> "list[FrozenTrial]":
+        if self._backend is None:
+            return self.study._storage.get_all_trials(self.study._study_id, deepcopy=False)
+        # new trials and the unfinished ones; numbers follow trial ids, so reading above the
+        # id of a gap-free prefix of numbers misses nothing (a trial committed late, below an
+        # id already seen, is below no prefix id: it leaves a gap in the numbers until read)
+        return self._backend._get_trials(self.study._study_id, None, {t._trial_id for t in self.open.values()},
+                                         self._prefix_id)
 
     def refresh(self) -> "TrialView":
-        trials = self.study._storage.get_all_trials(self.study._study_id, deepcopy=False)
-        self.n = len(trials)
         fin = self.finished
-        open_: dict[int, FrozenTrial] = {}
-        for t in trials:
+        open_: dict[int, FrozenTrial] = {} if self._backend is None else dict(self.open)
+        for t in self._read():
             if t.number in fin:
                 continue
+            self._ids[t.number] = t._trial_id
             if t.state.is_finished():
+                open_.pop(t.number, None)
                 fin[t.number] = t
                 self.finished_order.append(t)
                 self._absorb(t)
             else:
                 open_[t.number] = t
         self.open = open_
+        while self._prefix in self._ids:
+            self._prefix_id = max(self._prefix_id, self._ids.pop(self._prefix))
+            self._prefix += 1
+        self.n = len(fin) + len(open_)
         return self
 
     def _absorb(self, t: "FrozenTrial") -> None:
@@ -395,19 +419,22 @@ class TrialView:
             return
         key = int(sa.get("failed_trial", t.number))
         old = self._fin_slots.get(key)
+        if old is None:
+            bisect.insort(self._fin_keys, key)
         if old is None or old.number < t.number:
             self._fin_slots[key] = t
         sid = ua.get("spec_id") or ua.get("draw_id")
         if sid:
             self._fin_ids.add(sid)
+            self._fin_sid_keys.setdefault(sid, []).append(key)
             if t.state == TrialState.COMPLETE and t.values:
                 self.values_of.setdefault(sid, list(t.values))
 
-    def slots(self) -> dict[int, "FrozenTrial"]:
-        """Slot key -> the latest trial holding it (as :func:`slots`)."""
-        out = dict(self._fin_slots)
-        dropped = set(self._fin_dropped)
-        for t in sorted(self.open.values(), key=lambda t: t.number):
+    def _open_slots(self) -> tuple[dict[int, "FrozenTrial"], set[int]]:
+        """(slot key -> latest unfinished trial holding it, keys an unfinished trial drops)."""
+        out: dict[int, FrozenTrial] = {}
+        dropped: set[int] = set()
+        for t in self.open.values():
             sa = t.system_attrs
             if t.user_attrs.get("extra"):
                 continue
@@ -419,22 +446,60 @@ class TrialView:
             old = out.get(key)
             if old is None or old.number < t.number:
                 out[key] = t
+        return out, dropped
+
+    def slots(self) -> dict[int, "FrozenTrial"]:
+        """Slot key -> the latest trial holding it (as :func:`slots`)."""
+        out = dict(self._fin_slots)
+        opened, dropped = self._open_slots()
+        for key, t in opened.items():
+            old = out.get(key)
+            if old is None or old.number < t.number:
+                out[key] = t
+        dropped |= self._fin_dropped
         if not dropped:
             return out
         return {k: t for k, t in out.items() if k not in dropped}
 
+    def count_before(self, key: float) -> int:
+        """How many slots have keys smaller than ``key`` (``len(slots())`` for ``inf``)."""
+        opened, dropped = self._open_slots()
+        dropped |= self._fin_dropped
+        n = len(self._fin_keys) if key == float("inf") else bisect.bisect_left(self._fin_keys, key)
+        n += sum(1 for k in opened if k < key and k not in self._fin_slots)
+        n -= sum(1 for k in dropped if k < key and (k in self._fin_slots or k in opened))
+        return n
+
+    def slot_count(self) -> int:
+        return self.count_before(float("inf"))
+
+    def twin(self, sid: str, key: int, number: int) -> "FrozenTrial | None":
+        """A slot below ``key`` whose latest trial (not trial ``number``) holds network ``sid``."""
+        opened, dropped = self._open_slots()
+        dropped |= self._fin_dropped
+        keys = set(self._fin_sid_keys.get(sid, ()))
+        keys.update(k for k, t in opened.items() if (t.user_attrs.get("spec_id") or t.user_attrs.get("draw_id")) == sid)
+        for k in sorted(keys):
+            if k >= key or k in dropped:
+                continue
+            fin, op = self._fin_slots.get(k), opened.get(k)
+            t = op if fin is None or (op is not None and op.number > fin.number) else fin
+            if t.number != number and (t.user_attrs.get("spec_id") or t.user_attrs.get("draw_id")) == sid:
+                return t
+        return None
+
     @property
-    def ids(self) -> set[str]:
+    def ids(self) -> "HeldIds":
         """Spec ids the study holds: trained, running or queued networks (surplus ones excluded)."""
-        out = set(self._fin_ids)
+        extra: set[str] = set()
         for t in self.open.values():
             ua, sa = t.user_attrs, t.system_attrs
             if ua.get("extra") or sa.get(SURPLUS_ATTR) or sa.get(REJECTED_ATTR):
                 continue
             sid = ua.get("spec_id") or ua.get("draw_id")
-            if sid:
-                out.add(sid)
-        return out
+            if sid and sid not in self._fin_ids:
+                extra.add(sid)
+        return HeldIds(self._fin_ids, extra)
 
     def waiting(self) -> bool:
         from optuna.trial import TrialState
@@ -451,6 +516,33 @@ class TrialView:
         """Whether retrain ``key``'s latest trial finished (and no retry of it waits)."""
         hs = self.extra_holders(key)
         return bool(hs) and hs[-1].state.is_finished()
+
+
+@dataclass(frozen=True)
+class HeldIds:
+    """The spec ids a study holds, as a read-only set view (no copy of the finished ones)."""
+    finished: "set[str]"
+    unfinished: "set[str]"
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self.finished or sid in self.unfinished
+
+    def __len__(self) -> int:
+        return len(self.finished) + len(self.unfinished)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield from self.finished
+        yield from self.unfinished
+
+
+def _rdb_backend(storage: Any) -> Any:
+    """The RDB storage under Optuna's cache, if ``storage`` is one (else ``None``)."""
+    try:
+        from optuna.storages import RDBStorage
+    except ImportError:  # pragma: no cover
+        return None
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, RDBStorage) and hasattr(backend, "_get_trials") else None
 
 
 def slots(trials: Iterable["FrozenTrial"]) -> dict[int, "FrozenTrial"]:
@@ -558,7 +650,6 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             fail_stale(study, spec)
             view.refresh()
             waiting = view.waiting()
-            held = view.slots()
             want: Callable[[], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] | None = None
             if proposer is not None:
                 def want() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -568,7 +659,8 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 def want() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
                     p, sid = draws(view.n, view.ids)  # type: ignore[misc]
                     return p, {"draw_id": sid}, {}
-            if not waiting and len(held) >= n_trials:
+            if not waiting and view.slot_count() >= n_trials:
+                held = view.slots()
                 running = [t.number for t in held.values() if not t.state.is_finished()]
                 todo: list[str] = []
                 if not running and (spec.repeats or spec.fidelity):
@@ -619,14 +711,11 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                         raise Surplus(f"{extra} is trained by trial {first[0].number}")
                     return
                 # a retry keeps its original's key: admitted again unless never admitted
-                slots_now = v.slots()
-                earlier = sum(1 for k in slots_now if k < key)
-                if earlier >= n_trials:
+                if v.count_before(key) >= n_trials:
                     storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
                     raise Surplus(f"the study already holds {n_trials} trials")
                 sid = v.open[trial.number].user_attrs.get("spec_id") if trial.number in v.open else None
-                twin = next((t for k, t in slots_now.items() if k < key and t.number != trial.number
-                             and (t.user_attrs.get("spec_id") or t.user_attrs.get("draw_id")) == sid), None)
+                twin = v.twin(sid, key, trial.number) if sid else None
                 if sid and twin is not None and not ua.get("baseline"):  # two workers drew one network at once
                     storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
                     raise Surplus(f"duplicate of trial {twin.number} (spec {sid})")

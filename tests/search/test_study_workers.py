@@ -93,6 +93,67 @@ def test_slots_follow_retries_and_skip_surplus_and_rejected_trials() -> None:
     assert sorted(slots(ts)) == [0, 1, 3]
 
 
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_incremental_view_answers_as_a_full_read(tmp_path: Path, storage: str, seed: int) -> None:
+    """TrialView reads only new and unfinished trials (one SQL query on RDB storages) and keeps
+    sorted slot keys and a spec-id index; after every step of a random history of workers
+    creating, retrying, surplus-marking and finishing trials out of order, its answers equal
+    the counting rule applied to a full read of the storage."""
+    import random
+
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    from designspace.search.study.worker import REJECTED_ATTR, TrialView
+
+    url = (f"sqlite:///{tmp_path}/v.db" if storage == "sqlite"
+           else optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "v.journal"))))
+    study = optuna.create_study(study_name="v", storage=url)
+    st, sid_ = study._storage, study._study_id
+    view = TrialView(study)
+    rng = random.Random(seed)
+    running: list[int] = []  # trial ids
+    for step in range(80):
+        op = rng.random()
+        if op < 0.45 or not running:
+            tid = st.create_new_trial(sid_)
+            num = st.get_trial(tid).number
+            if num and rng.random() < 0.2:
+                st.set_trial_system_attr(tid, "failed_trial", rng.randrange(num))
+            st.set_trial_user_attr(tid, "spec_id", f"net{rng.randrange(12)}")
+            running.append(tid)
+        else:
+            tid = running.pop(rng.randrange(len(running)))
+            r = rng.random()
+            if r < 0.15:
+                st.set_trial_system_attr(tid, SURPLUS_ATTR, True)
+            elif r < 0.25:
+                st.set_trial_system_attr(tid, REJECTED_ATTR, True)
+            state = TrialState.COMPLETE if r > 0.4 else TrialState.FAIL
+            st.set_trial_state_values(tid, state, [rng.random()] if state == TrialState.COMPLETE else None)
+        if rng.random() < 0.5:
+            continue
+        view.refresh()
+        every = st.get_all_trials(sid_, deepcopy=False)
+        full = slots(every)
+        assert view.n == len(every)
+        assert {k: t.number for k, t in view.slots().items()} == {k: t.number for k, t in full.items()}, step
+        assert view.slot_count() == len(full)
+        for key in range(len(every) + 2):
+            assert view.count_before(key) == sum(1 for k in full if k < key)
+        held = {t.user_attrs.get("spec_id") for t in every
+                if not t.system_attrs.get(SURPLUS_ATTR) and not t.system_attrs.get(REJECTED_ATTR)}
+        assert set(view.ids) == held and all(s in view.ids for s in held) and "other" not in view.ids
+        for t in every:
+            key = int(t.system_attrs.get("failed_trial", t.number))
+            sid = t.user_attrs["spec_id"]
+            brute = next((u for k, u in sorted(full.items()) if k < key and u.number != t.number
+                          and u.user_attrs.get("spec_id") == sid), None)
+            got = view.twin(sid, key, t.number)
+            assert (got and got.number) == (brute and brute.number), (step, t.number)
+
+
 def test_journal_storage_heartbeat_retries_a_killed_workers_trial(tmp_path: Path) -> None:
     """Optuna has no journal heartbeat: ours (a trial system attribute) must fail and retry the trial."""
     import signal
