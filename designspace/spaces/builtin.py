@@ -31,6 +31,12 @@
   own scaled one (:attr:`Space.scales_resolution`).
 * **ResNet-RS** (Bello et al., NeurIPS 2021, Sec. 7): depth x width multiplier x resolution;
   the width multiplier scales every stage width (the stem is kept).
+* **ResNet scaling** (Bello et al., NeurIPS 2021, Sec. 7: "depth scaling outperforms width
+  scaling for longer epoch regimes", width scaling wins on short ones): one small ResNet-RS-style
+  base (ResNet-D stem and shortcuts, SE 0.25, ``base_depth`` basic blocks per stage of
+  ``base_width * 2**i`` planes) scaled by ``phi`` along one ``scaling`` method, each growing
+  FLOPs by about ``2 ** phi``: ``depth`` (blocks per stage ``round(base_depth * 2**phi)``) or
+  ``width`` (planes times ``sqrt(2)**phi``); the stem is kept, as in ``resnet_rs``.
 * **ResNet / ResNeXt** (Radosavovic et al., "On Network Design Spaces for Visual Recognition",
   ICCV 2019, the ResNet and ResNeXt-A/B spaces): a ResNet stem (7x7, max-pool), four stages of
   bottleneck blocks with per-stage depth ``d_i <= 16`` (uniform) and output width ``w_i`` in
@@ -51,7 +57,7 @@ from .base import Batch, Infeasible, Space, SpaceError
 from .domains import Choice, Domain, Float, Int
 from .tables import TableJSON, anynet_tables, regnet_tables, table_complexity, table_spec, table_valid
 
-__all__ = ["AnyNetX", "RegNet", "EfficientNet", "EfficientNetScaling", "ResNetRS", "ResNeXt", "NDSVanilla", "BUILTIN"]
+__all__ = ["AnyNetX", "RegNet", "EfficientNet", "EfficientNetScaling", "ResNetRS", "ResNetScaling", "ResNeXt", "NDSVanilla", "BUILTIN"]
 
 _REGNET_PAPER = "Radosavovic et al., Designing Network Design Spaces, CVPR 2020"
 _NDS_PAPER = "Radosavovic et al., On Network Design Spaces for Visual Recognition, ICCV 2019"
@@ -316,6 +322,43 @@ class ResNetRS(Space):
 
 
 @dataclass(frozen=True)
+class ResNetScaling(Space):
+    scaling: Domain = Choice(("depth", "width"))
+    phi: Domain = Float(0.0, 2.0, step=0.5)
+    base_depth: int = 2
+    base_width: int = 16
+    stem_width: int = 16
+    se_ratio: float = 0.25
+
+    def __post_init__(self) -> None:
+        for k in ("base_depth", "base_width", "stem_width"):
+            if not getattr(self, k) >= 1:
+                raise SpaceError(f"{k}={getattr(self, k)!r} must be >= 1")
+        if not 0 <= self.se_ratio < 1:
+            raise SpaceError(f"se_ratio={self.se_ratio!r} must be in [0, 1)")
+
+    @cached_property
+    def params(self) -> dict[str, Domain]:
+        return {"scaling": self.scaling, "phi": self.phi}
+
+    def multipliers(self, scaling: str, phi: float) -> tuple[int, float]:
+        """(blocks per stage, width multiplier) of ``scaling`` at ``phi``."""
+        if scaling == "depth":
+            return max(1, int(math.floor(self.base_depth * 2**phi + 0.5))), 1.0
+        if scaling == "width":
+            return self.base_depth, 2 ** (phi / 2)
+        raise Infeasible(f"scaling={scaling!r} is not one of depth, width")
+
+    def build(self, p: Mapping[str, Any]) -> NetSpec:
+        from .. import families
+
+        d, w = self.multipliers(p["scaling"], float(p["phi"]))
+        return families.resnet(layers=(d,) * 4, block="basic", width=self.base_width, width_mult=w,
+                               variant="d", se_ratio=self.se_ratio, stem="resnet", stem_width=self.stem_width,
+                               resolution=self.resolution or 224, num_classes=self.num_classes)
+
+
+@dataclass(frozen=True)
 class ResNeXt(Space):
     grouped: bool = False
     num_stages: int = 4
@@ -367,6 +410,8 @@ BUILTIN: dict[str, Space] = {s.name: s for s in (
                         reference="Tan & Le, EfficientNet, ICML 2019, Sec. 3.3, Fig. 3 and 8"),
     ResNetRS(name="resnet_rs", title="ResNet-RS: depth x width multiplier x resolution",
              reference="Bello et al., Revisiting ResNets, NeurIPS 2021, Sec. 7"),
+    ResNetScaling(name="resnet_scaling", title="ResNet scaling of a small ResNet-RS-style base by phi: depth vs width",
+                  reference="Bello et al., Revisiting ResNets, NeurIPS 2021, Sec. 7"),
     ResNeXt(name="resnet", title="ResNet: per-stage depth and width, bottleneck ratio 4, dense 3x3",
             reference=_NDS_PAPER),
     ResNeXt(name="resnext", title="ResNeXt: per-stage depth, width, bottleneck ratio and groups",

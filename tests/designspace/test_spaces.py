@@ -141,6 +141,26 @@ def test_efficientnet_scaling_methods():
     assert small.build({"scaling": "depth", "phi": 1.0}).resolution == 64
 
 
+def test_resnet_scaling_depth_vs_width_at_matched_flops():
+    sp = get_space("resnet_scaling", resolution=32, num_classes=10)
+    base = sp.build({"scaling": "depth", "phi": 0.0})
+    assert base == sp.build({"scaling": "width", "phi": 0.0})  # one common base
+    assert [s.depth for s in base.stages] == [2] * 4 and [s.width for s in base.stages] == [16, 32, 64, 128]
+    assert all(s.block == "basic" and s.se_ratio == 0.25 and s.shortcut == "avgpool" for s in base.stages)
+    f0 = count(base).flops
+    for phi in (0.5, 1.0, 1.5, 2.0):
+        deep, wide = sp.build({"scaling": "depth", "phi": phi}), sp.build({"scaling": "width", "phi": phi})
+        assert [s.depth for s in deep.stages] == [round(2 * 2 ** phi + 1e-9)] * 4
+        assert [s.width for s in deep.stages] == [16, 32, 64, 128]
+        assert [s.depth for s in wide.stages] == [2] * 4 and wide.stages[3].width == int(128 * 2 ** (phi / 2))
+        assert deep.stem == wide.stem == base.stem  # the stem is kept
+        # both grow flops by about 2**phi (depth rounds blocks, width rounds channels)
+        for spec in (deep, wide):
+            assert 0.8 < count(spec).flops / f0 / 2 ** phi < 1.2
+    with pytest.raises(SpaceError, match=re.escape("base_depth=0 must be >= 1")):
+        sp.with_options({"base_depth": 0})
+
+
 @pytest.mark.parametrize("options, needle", [
     ({"base_widht": 0.5}, "base_widht=0.5 is not an option of space efficientnet_scaling"),
     ({"base_width": "half"}, "base_width='half' must be a float"),
