@@ -688,7 +688,7 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             # retrain before anything is suggested, so nothing outside the regime is ever stored
             trial = study.ask()
             tid = trial._trial_id
-            ft = storage.get_trial(tid)
+            ft = trial._cached_frozen_trial  # read by ask() just now
             fresh = not (ft.params or ft.system_attrs.get("fixed_params") or "failed_trial" in ft.system_attrs
                          or ft.user_attrs.get("baseline") or ft.user_attrs.get("extra"))
             ua, sa0 = dict(ft.user_attrs), dict(ft.system_attrs)
@@ -696,7 +696,12 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 p, uattrs, sattrs = want()
                 put_attrs(storage, tid, uattrs, {**sattrs, "fixed_params": p})
                 ua.update(uattrs)
-                trial = optuna.trial.Trial(study, tid)
+                if hasattr(trial, "_fixed_params"):  # what re-reading the trial would give, without the read
+                    ft.user_attrs.update(uattrs)
+                    ft.system_attrs.update({**sattrs, "fixed_params": p})
+                    trial._fixed_params = p
+                else:  # pragma: no cover - another Optuna layout
+                    trial = optuna.trial.Trial(study, tid)
             extra = ua.get("extra")
             key = int(sa0.get("failed_trial", trial.number))
             intr.in_trial = trial.number
