@@ -75,16 +75,18 @@ def test_train_out(tmp_path, sig):
     assert not out.exists() and temporaries(tmp_path) == []
 
 
-# each signal once with one worker; with two workers the two that kill without warning (the
-# signals that reach every worker of the group are the same code path as one worker's)
+# each signal once with one worker; with two workers: the signals sent to the parent alone
+# (`kill -INT <pid>`, a scheduler's SIGTERM) and SIGKILL of the whole tree; "group" is a
+# terminal's Ctrl-C, which reaches the parent and every worker at once
 @pytest.mark.parametrize("workers, sig", [(1, signal.SIGINT), (1, signal.SIGTERM), (1, signal.SIGKILL),
-                                          (2, signal.SIGTERM), (2, signal.SIGKILL)],
+                                          (2, signal.SIGINT), (2, "group"), (2, signal.SIGTERM), (2, signal.SIGKILL)],
                          ids=lambda v: signal.Signals(v).name if isinstance(v, signal.Signals) else str(v))
 def test_study_run_resumes_to_exactly_n(tmp_path, sig, workers):
     spec = tiny_spec(tmp_path / "f.toml", "f", 4)
     url = f"sqlite:///{tmp_path / 'f.db'}"
-    e = env(fake=True, epoch_s=0.25)
-    p = popen("study", "run", str(spec), "--workers", str(workers), env=e)
+    # with two workers, trials of 2 s: the parent passes an interrupt on after 0.5 s
+    e = env(fake=True, epoch_s=1.0 if workers > 1 else 0.25)
+    p = popen("study", "run", str(spec), "--workers", str(workers), env=e, start_new_session=True)
 
     def running() -> bool:
         if not (tmp_path / "f.db").exists():
@@ -99,12 +101,17 @@ def test_study_run_resumes_to_exactly_n(tmp_path, sig, workers):
     wait_for(running)
     if sig == signal.SIGKILL:  # the whole tree dies at once: workers first, then the parent
         subprocess.run(["pkill", "-KILL", "-P", str(p.pid)])
-    p.send_signal(sig)
+    if sig == "group":
+        os.killpg(p.pid, signal.SIGINT)
+    else:
+        p.send_signal(sig)
     p.communicate(timeout=180)
-    # SIGINT to the parent alone: with workers, the parent leaves Ctrl-C to them (a terminal sends
-    # it to the whole group) and the run completes
-    expected = 0 if (sig == signal.SIGINT and workers > 1) else EXIT[sig]
-    assert p.returncode == expected, p.returncode
+    # an interrupt, to the parent alone (passed on to the workers) or to the whole group, stops
+    # the run after the running trials finish: none is abandoned
+    assert p.returncode == EXIT[signal.SIGINT if sig == "group" else sig], p.returncode
+    if sig in (signal.SIGINT, "group"):
+        reasons = [t.user_attrs.get("reason", "") for t in trials(url, "f")]
+        assert not any(r.startswith("abandoned") for r in reasons), reasons
     r = popen("study", "run", str(spec), "--workers", str(workers), env=e)
     out, err = r.communicate(timeout=240)
     assert r.returncode == 0, err

@@ -74,8 +74,10 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
         return study
     ctx = mp.get_context("spawn")
 
+    heard = ctx.Value("d", 0.0)  # when a worker last received an interrupt itself (a terminal's Ctrl-C reaches all)
+
     def start(i: int) -> "mp.process.BaseProcess":
-        p = ctx.Process(target=_worker_main, args=(str(spec.path), url, n, i, trainer, device_of[i], workers),
+        p = ctx.Process(target=_worker_main, args=(str(spec.path), url, n, i, trainer, device_of[i], workers, heard),
                         name=f"designspace-study-{i}")
         p.start()
         return p
@@ -85,7 +87,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
         running = {i: start(i) for i in range(workers)}
     finally:
         if old is not None:  # children inherit SIG_IGN only during start; they install their own handler
-            signal.signal(signal.SIGINT, _ignore_in_parent)
+            signal.signal(signal.SIGINT, _forwarding(running, heard))
     failures: list[tuple[int, int | None]] = []
     interrupted = False
     try:
@@ -166,18 +168,49 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _ignore_in_parent(signum: int, frame: object) -> None:
-    """The parent waits for its workers: they handle Ctrl-C themselves (finish, then abandon)."""
+#: seconds the parent waits for its workers to report an interrupt of their own before passing
+#: one on (a terminal's Ctrl-C reaches every process of the group; ``kill -INT <parent>`` only it)
+FORWARD_AFTER_S = 0.5
+
+
+def _forwarding(running: "dict[int, mp.process.BaseProcess]", heard: "mp.sharedctypes.Synchronized") -> Callable:
+    """The parent's SIGINT handler: workers handle Ctrl-C themselves (first: finish the trial and
+    stop; second: abandon it, re-queued); an interrupt sent to the parent alone is passed on to
+    them, unless a worker received one itself within ``FORWARD_AFTER_S`` of it (before or after:
+    the processes of a group handle a terminal's Ctrl-C in any order)."""
+    import threading
+    import time
+
+    def handler(signum: int, frame: object) -> None:
+        at = time.time()
+
+        def forward() -> None:
+            if abs(heard.value - at) <= FORWARD_AFTER_S:
+                return  # the workers got this one themselves
+            for p in list(running.values()):
+                if p.is_alive() and p.pid:
+                    try:
+                        os.kill(p.pid, signal.SIGINT)
+                    except ProcessLookupError:
+                        pass
+
+        t = threading.Timer(FORWARD_AFTER_S, forward)
+        t.daemon = True
+        t.start()
+
+    return handler
 
 
 def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | None, device: str | None,
-                 workers: int) -> None:
+                 workers: int, heard: "mp.sharedctypes.Synchronized | None" = None) -> None:
     from designspace.logs import configure_from_env
 
+    from . import worker as worker_mod
     from .worker import _set_threads, work
 
     from designspace.files import Terminated, _raise_terminated
 
+    worker_mod.INTERRUPTS_HEARD = heard
     configure_from_env()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)  # like Ctrl-C: abandon and re-queue the trial

@@ -53,6 +53,8 @@ __all__ = ["open_study", "slots", "work", "WorkerSummary", "TrialView", "HeldIds
            "MAX_CONSECUTIVE_REJECTIONS", "stratified_ranks"]
 
 SURPLUS_ATTR = "designspace:surplus"
+#: shared time of the last interrupt a worker process received (set by the parent's worker start)
+INTERRUPTS_HEARD: Any = None
 #: draws in a row that a sampler may make outside the space or regime (or of networks already held)
 #: before the worker says the regime is out of reach
 MAX_CONSECUTIVE_REJECTIONS = 500
@@ -591,6 +593,8 @@ class _Interrupt:
             signal.signal(signal.SIGINT, self._old)
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if INTERRUPTS_HEARD is not None:  # tell the parent when this interrupt arrived (see run_study)
+            INTERRUPTS_HEARD.value = time.time()
         if self.requested or self.in_trial is None:
             self.requested = True
             raise KeyboardInterrupt
