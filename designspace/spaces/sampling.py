@@ -259,6 +259,10 @@ def sample_records(
 
 def _unreachable_message(out: SampleResult, n: int, budget: int, flops: np.ndarray | None) -> str:
     rate = out.rate
+    if out.accepted and out.duplicates >= 10 * out.accepted:  # a finite space, exhausted: not a rare regime
+        return (f"{out.space.name} ({out.regime}) seems to hold only {out.accepted} distinct networks: of "
+                f"{out.drawn:,} draws, {out.duplicates:,} in the regime repeated one of the {out.accepted} kept; "
+                f"ask for at most {out.accepted}")
     need = (f"reaching {n} needs ~{format_count(n / rate)} draws, the budget is {budget:,}" if rate > 0
             else f"none was in the regime (budget {budget:,} draws)")
     seen = ""

@@ -190,3 +190,13 @@ def test_python_api_dataframe():
     assert spec.id == df.id[0] and designspace.count(spec).flops == df.flops[0]
     df2 = designspace.sample("regnety", n=20, seed=0, flops="200M:800M")
     assert df.equals(df2)
+
+
+def test_a_finite_space_asked_for_more_networks_than_it_holds(tmp_path):
+    """resnet_scaling has 2 methods x 5 phi that share one phi = 0 base: 9 distinct networks."""
+    out = tmp_path / "rs.jsonl"
+    r = ds("sample", "--space", "resnet_scaling", "--n", "10", "-o", str(out))
+    assert r.returncode == 1 and "seems to hold only 9 distinct networks" in r.stderr and "ask for at most 9" in r.stderr
+    assert not out.exists()
+    assert ds("sample", "--space", "resnet_scaling", "--n", "9", "-o", str(out)).returncode == 0
+    assert len(out.read_text().splitlines()) == 9
