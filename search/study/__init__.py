@@ -46,7 +46,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     """
     from designspace.search.cores import assign_devices
 
-    from .worker import _set_threads, enqueue_baselines, open_study, work
+    from .worker import _set_threads, check_setup, enqueue_baselines, open_study, work
 
     spec = load_spec(spec_path)
     dataset = None
@@ -62,6 +62,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     url = resolve(spec, storage)
     log.info("%s", mask(f"designspace study: {spec.name}: {n} trials, {workers} worker(s), storage {url}"))
     study = open_study(spec, url)
+    check_setup(study, spec)  # a resume whose spec changed a setting says so
     enqueue_baselines(study, spec)
     device_of = assign_devices(workers, list(devices or ([device] if device else [])))
     if progress is not None:

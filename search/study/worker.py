@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["open_study", "slots", "work", "WorkerSummary", "TrialView", "HeldIds", "Proposer", "plan_extras", "SURPLUS_ATTR",
+__all__ = ["open_study", "check_setup", "slots", "work", "WorkerSummary", "TrialView", "HeldIds", "Proposer", "plan_extras", "SURPLUS_ATTR",
            "MAX_CONSECUTIVE_REJECTIONS", "stratified_ranks"]
 
 SURPLUS_ATTR = "designspace:surplus"
@@ -132,6 +132,43 @@ def open_study(spec: StudySpec, url: str, worker: int = 0, storage: Any = None) 
     n_existing = len(study.get_trials(deepcopy=False))
     study.sampler = make_sampler(spec, int(np.random.SeedSequence([spec.seed, worker, n_existing]).generate_state(1)[0]))
     return study
+
+
+SETUP_ATTR = "designspace:setup"
+
+
+def setup_of(spec: StudySpec) -> dict[str, Any]:
+    """What every trial of a study must share to be comparable: the space and its options, the
+    regime, the data set (its folder excepted: machines differ) and the schedule."""
+    import json
+
+    out = {"space": spec.space, "space_options": dict(spec.space_options),
+           "constraints": {k: list(v) for k, v in spec.constraints.items()},
+           "dataset": {k: v for k, v in spec.dataset.items() if k != "root"}, "schedule": dict(spec.schedule)}
+    return json.loads(json.dumps(out, sort_keys=True, default=str))
+
+
+def check_setup(study: "optuna.Study", spec: StudySpec, warn: bool = True) -> list[str]:
+    """Record the spec's setup with a new study; on resuming, warn about each setting that differs
+    from the one the study started with (its trials would mix both).  Returns the differences."""
+    now = setup_of(spec)
+    was = study.user_attrs.get(SETUP_ATTR)
+    if was is None:
+        study.set_user_attr(SETUP_ATTR, now)
+        return []
+    diffs = []
+    for table in sorted(set(now) | set(was)):
+        a, b = was.get(table), now.get(table)
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if a.get(k) != b.get(k):
+                    diffs.append(f"{table}.{k} = {b.get(k)!r} (the study started with {a.get(k)!r})")
+        elif a != b:
+            diffs.append(f"{table} = {b!r} (the study started with {a!r})")
+    if diffs and warn:
+        say(f"designspace study: {spec.path.name}: {'; '.join(diffs)}: the study's trials will mix both "
+            "settings; give the study a new name to start afresh", logging.WARNING)
+    return diffs
 
 
 class RegimeDraws:

@@ -371,3 +371,19 @@ def test_repeats_and_fidelity_retrain_exactly_what_they_ask_with_two_workers(tmp
     # a second run owes nothing: the study is complete, retrains included
     again = cli("study", "run", str(spec), env=env(fake=True))
     assert again.returncode == 0 and len(export_frame(spec)) == len(df)
+
+
+def test_resuming_with_a_changed_setup_names_each_changed_setting(tmp_path: Path) -> None:
+    """The trials of one study must be comparable: a resume whose spec changed the schedule or the
+    regime says which settings differ (the study goes on: some changes are harmless)."""
+    spec = tiny_spec(tmp_path / "c.toml", "c", 1)
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 0, r.stderr
+    assert "mix both settings" not in r.stderr
+    tiny_spec(tmp_path / "c.toml", "c", 2, schedule={"epochs": 3, "batch_size": 512, "lr": 0.1},
+              constraints={"flops": [0, 2e6], "acts": [0, 26000]})
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 0, r.stderr
+    assert "schedule.epochs = 3 (the study started with 2)" in r.stderr
+    assert "constraints.flops = [0.0, 2000000.0] (the study started with [0.0, 3000000.0])" in r.stderr
+    assert "mix both settings" in r.stderr and r.stderr.count("mix both settings") == 1
