@@ -98,14 +98,19 @@ def test_study_run_resumes_to_exactly_n(tmp_path, sig, workers):
         return sum(t.state == optuna.trial.TrialState.COMPLETE for t in ts) >= 1 and any(
             t.state == optuna.trial.TrialState.RUNNING for t in ts)
 
-    wait_for(running)
-    if sig == signal.SIGKILL:  # the whole tree dies at once: workers first, then the parent
-        subprocess.run(["pkill", "-KILL", "-P", str(p.pid)])
-    if sig == "group":
-        os.killpg(p.pid, signal.SIGINT)
-    else:
-        p.send_signal(sig)
-    p.communicate(timeout=180)
+    try:
+        wait_for(running)
+        if sig == signal.SIGKILL:  # the whole tree dies at once: workers first, then the parent
+            subprocess.run(["pkill", "-KILL", "-P", str(p.pid)])
+        if sig == "group":
+            os.killpg(p.pid, signal.SIGINT)
+        else:
+            p.send_signal(sig)
+        p.communicate(timeout=180)
+    finally:  # a failed wait must not leave the run (its own session) behind
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
     # an interrupt, to the parent alone (passed on to the workers) or to the whole group, stops
     # the run after the running trials finish: none is abandoned
     assert p.returncode == EXIT[signal.SIGINT if sig == "group" else sig], p.returncode
