@@ -11,6 +11,13 @@ Two exact rewrites cover them:
   kernel (e.g. a 3x3 conv on a 1x1 map uses only the kernel's centre; a strided 3x3 on 2x2
   uses its lower-right 2x2).
 
+A third rewrite is a workaround, not a speed-up: a strided 1x1 convolution (the projection
+shortcut of a downsampling block) is the 1x1 convolution of the subsampled map
+(``x[:, :, ::s, ::s]``), exactly.  oneDNN's own strided 1x1 crashes the process in backward for
+some shapes under torch 2.14.1 on CPU with channels_last (8 -> 136 channels on a 56x56 map,
+batch 1-8: a segfault or "double free or corruption"; a RegNetY of 960 MF at 224 px has it), so
+the trainer, ``designspace.measure`` and ``bench`` never call it.
+
 Gradients flow through the same tensors (the unused kernel taps get the zero gradient they get
 from padding), so training is the same computation in another order of summation (float32
 round-off, about 1e-7 relative).  When the rewrite is used is a fixed rule read off measurements
@@ -89,7 +96,17 @@ def use_matmul(conv: nn.Conv2d, x: torch.Tensor, kind: str) -> bool:
     return pixels <= 4 if conv.groups == 1 else pixels == 1
 
 
+def _strided_pointwise(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    return (conv.kernel_size == (1, 1) and conv.stride != (1, 1) and conv.padding == (0, 0)
+            and conv.dilation == (1, 1) and x.dim() == 4)
+
+
 def _forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    if _strided_pointwise(self, x):  # subsample, then the stride-1 1x1 (see the module docstring)
+        x = x[:, :, ::self.stride[0], ::self.stride[1]]
+        if use_matmul(self, x, "pointwise"):
+            return _matmul_conv(self, x, "pointwise")
+        return torch.nn.functional.conv2d(x, self.weight, self.bias, 1, 0, 1, self.groups)
     geo = _geometry(self, x)
     if geo is not None and use_matmul(self, x, geo[0]):
         return _matmul_conv(self, x, geo[0])

@@ -34,6 +34,10 @@ from .spec import NetSpec
 
 __all__ = ["Measurement", "measure", "cache_path", "MEASURE_COLUMNS"]
 
+#: how a network is run when measured; part of the cache key, so a change (here: strided 1x1
+#: convolutions as subsample + 1x1, :mod:`designspace.fastconv`) measures again
+METHOD = 2
+
 #: the record columns a measurement adds (sample files, study exports, analysis tables)
 MEASURE_COLUMNS = ("train_images_per_s", "infer_latency_ms", "infer_images_per_s", "peak_memory_bytes",
                    "measure_device")
@@ -148,7 +152,7 @@ def measure(spec: NetSpec | str, device: str = "cpu", batch: int = 8, resolution
     layout = "channels_last" if channels_last else "nchw"
     dname = _device_name(dev, n_threads)
     key = json.dumps([spec.id, dname, batch, spec.resolution, dtype, layout, n_threads, torch.__version__, rounds,
-                      steps], separators=(",", ":"))
+                      steps, METHOD], separators=(",", ":"))
     path = cache_path()
     if cache:
         try:

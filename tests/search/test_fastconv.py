@@ -36,6 +36,46 @@ def test_rewrites_equal_conv2d_forward_and_backward(n, g, cig, cog, k, hw, strid
         torch.testing.assert_close(v, u)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 4), g=st.sampled_from([1, 2]), cig=st.integers(1, 4), cog=st.integers(1, 4),
+       hw=st.integers(1, 9), stride=st.sampled_from([2, 3]), bias=st.booleans(), cl=st.booleans())
+def test_strided_pointwise_is_the_pointwise_conv_of_the_subsampled_map(n, g, cig, cog, hw, stride, bias, cl):
+    conv = nn.Conv2d(g * cig, g * cog, 1, stride, 0, groups=g, bias=bias).double()
+    x = torch.randn(n, g * cig, hw, hw, dtype=torch.float64)
+    if cl:
+        x = x.to(memory_format=torch.channels_last)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya = F.conv2d(a, conv.weight, conv.bias, stride, 0, groups=g)  # the oracle: PyTorch's own (NCHW, float64)
+    with accelerated(conv):
+        yb = conv(b)
+    torch.testing.assert_close(yb, ya)
+    grad = torch.randn_like(ya)
+    for u, v in zip(torch.autograd.grad(ya, [a, conv.weight], grad), torch.autograd.grad(yb, [b, conv.weight], grad)):
+        torch.testing.assert_close(v, u)
+
+
+def test_the_shortcut_shape_that_crashes_onednn_trains_through_accelerated():
+    """torch 2.14.1 on CPU: a channels_last strided 1x1 conv, 8 -> 136 channels on 56x56, crashes
+    the process in backward; through accelerated() it runs (in a subprocess: a crash must fail
+    this test, not the test run)."""
+    import subprocess
+    import sys
+
+    code = """
+import torch
+from torch import nn
+from designspace.fastconv import accelerated
+cl = torch.channels_last
+conv = nn.Conv2d(8, 136, 1, stride=2, bias=False).to(memory_format=cl)
+x = torch.randn(8, 8, 56, 56).to(memory_format=cl).requires_grad_()
+with accelerated(conv):
+    conv(x).sum().backward()
+print("ok", tuple(x.grad.shape), tuple(conv.weight.grad.shape))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok (8, 8, 56, 56) (136, 8, 1, 1)" in r.stdout, (r.returncode, r.stderr[-500:])
+
+
 def test_geometry_covers_what_it_claims():
     x1 = torch.zeros(2, 8, 1, 1)
     x2 = torch.zeros(2, 8, 2, 2)
