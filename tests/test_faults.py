@@ -84,8 +84,9 @@ def test_train_out(tmp_path, sig):
 def test_study_run_resumes_to_exactly_n(tmp_path, sig, workers):
     spec = tiny_spec(tmp_path / "f.toml", "f", 4)
     url = f"sqlite:///{tmp_path / 'f.db'}"
-    # with two workers, trials of 2 s: the parent passes an interrupt on after 0.5 s
-    e = env(fake=True, epoch_s=1.0 if workers > 1 else 0.25)
+    # trials of 2 s: a poll of the storage sees one running after one finished even on a loaded
+    # machine, and the parent passes an interrupt on (after 0.5 s) before the run ends
+    e = env(fake=True, epoch_s=1.0)
     p = popen("study", "run", str(spec), "--workers", str(workers), env=e, start_new_session=True)
 
     def running() -> bool:
