@@ -39,9 +39,11 @@ def trust_sentences(counted: "pd.DataFrame", extras: "pd.DataFrame | None" = Non
     noise = None
     have_extras = extras is not None and len(extras) and "role" in extras.columns and "number" in counted.columns
     if have_extras:
-        rep = _pairs(counted, extras, "repeat", by if by in extras.columns else None)
-        if len(rep):
-            runs = [np.concatenate([[g["original"].iloc[0]], g["error"].to_numpy(float)]) for _, g in rep.groupby("of")]
+        key = by if by in extras.columns else None
+        rep = _pairs(counted, extras, "repeat", key)
+        if len(rep):  # one network = one original trial of one group (trial numbers repeat across studies)
+            runs = [np.concatenate([[g["original"].iloc[0]], g["error"].to_numpy(float)])
+                    for _, g in rep.groupby(["of", key] if key else "of")]
             noise = seed_noise(runs)
             out.append(f"seed noise: one run's error is off by {100 * noise.sd:.2f} points (sd) from its network's mean "
                        f"({noise.models} networks, {noise.runs} runs)")

@@ -76,3 +76,23 @@ def test_trust_sentences_read_retrains_from_a_study_export():
     assert any(s.startswith("x vs y: observed KS") for s in out)
     assert any("models per space" in s for s in out)
     assert any("Kendall tau 1.00" in s and "can be trusted" in s for s in out)
+
+
+def test_repeats_of_two_studies_with_the_same_trial_numbers_are_different_networks():
+    """Two study exports both number their trials from 0: a repeat of A's trial 3 and one of E's
+    trial 3 are runs of two networks, not five runs of one."""
+    from designspace.analysis.noise import seed_noise
+
+    rng = np.random.default_rng(2)
+    counted = pd.DataFrame({"number": list(range(10)) * 2, "error": rng.uniform(0.1, 0.3, 20),
+                            "space": ["A"] * 10 + ["E"] * 10})
+    rep, runs = [], []
+    for space in ("A", "E"):
+        for i in (3, 7):
+            orig = float(counted[(counted.space == space) & (counted.number == i)].error.iloc[0])
+            extra = [orig + rng.normal(0, 0.02) for _ in range(2)]
+            rep += [{"role": "repeat", "of": i, "error": e, "space": space} for e in extra]
+            runs.append([orig, *extra])
+    out = trust_sentences(counted, pd.DataFrame(rep), by="space", n_boot=50)
+    assert "4 networks, 12 runs" in out[0]
+    assert f"{100 * seed_noise(runs).sd:.2f} points" in out[0]
