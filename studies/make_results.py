@@ -65,7 +65,7 @@ def _compare_lines(title: str, c) -> list[str]:
     out = ["", f"## {title}", "",
            f"- KS statistic {c.ks:.3f}, p-value {c.pvalue:.3g} (scipy.stats.ks_2samp, n = {c.n_a}, {c.n_b})",
            f"- largest EDF gap {c.gap:.3f}, {int(c.level * 100)}% bootstrap CI [{c.gap_ci[0]:.3f}, {c.gap_ci[1]:.3f}]",
-           f"- area between EDFs (mean error of {c.names[1]} minus {c.names[0]}) {c.area:+.4f}, "
+           f"- area between EDFs (mean error of {c.name_b} minus {c.name_a}) {c.area:+.4f}, "
            f"CI [{c.area_ci[0]:+.4f}, {c.area_ci[1]:+.4f}]"]
     if c.pvalue_normalized is not None:
         out.append(f"- approximate p-value of the normalized gap {c.pvalue_normalized:.3g}")
