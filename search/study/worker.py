@@ -148,7 +148,7 @@ def setup_of(spec: StudySpec) -> dict[str, Any]:
     return json.loads(json.dumps(out, sort_keys=True, default=str))
 
 
-def check_setup(study: "optuna.Study", spec: StudySpec, warn: bool = True) -> list[str]:
+def check_setup(study: "optuna.Study", spec: StudySpec) -> list[str]:
     """Record the spec's setup with a new study; on resuming, warn about each setting that differs
     from the one the study started with (its trials would mix both).  Returns the differences."""
     now = setup_of(spec)
@@ -165,7 +165,7 @@ def check_setup(study: "optuna.Study", spec: StudySpec, warn: bool = True) -> li
                     diffs.append(f"{table}.{k} = {b.get(k)!r} (the study started with {a.get(k)!r})")
         elif a != b:
             diffs.append(f"{table} = {b!r} (the study started with {a!r})")
-    if diffs and warn:
+    if diffs:
         say(f"designspace study: {spec.path.name}: {'; '.join(diffs)}: the study's trials will mix both "
             "settings; give the study a new name to start afresh", logging.WARNING)
     return diffs
