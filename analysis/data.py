@@ -61,10 +61,10 @@ _NON_PARAMS = {"error", "flops", "params", "acts", "id", "name", "spec", "space"
 class AnalysisInputError(InputError):
     """Input data cannot be analysed; the message names the column (or argument) and why."""
 
-    def __init__(self, column: str, problem: str):
+    def __init__(self, column: str, problem: str, message: str | None = None):
         self.column = column
         self.problem = problem
-        super().__init__(f"{column}: {problem}")
+        super().__init__(message or f"{column}: {problem}")
 
 
 def as_array(values: Any, column: str = "error", min_size: int = 2) -> np.ndarray:
@@ -106,7 +106,9 @@ def check_frame(df: "pd.DataFrame", required: Sequence[str] = ("error",), min_ro
     for col in required:
         if col not in df.columns:
             have = ", ".join(map(str, df.columns[:12])) or "none"
-            raise AnalysisInputError(f"{pre}{col}", f"column is missing (columns: {have})")
+            more = f", ... ({len(df.columns)} in all)" if len(df.columns) > 12 else ""
+            raise AnalysisInputError(f"{pre}{col}", f"column is missing (columns: {have}{more})",
+                                     f"{pre}column {col!r} is missing (columns: {have}{more})")
         raw = df[col]
         num = pd.to_numeric(raw, errors="coerce")
         words = raw.notna() & num.isna()

@@ -225,3 +225,29 @@ def pareto_figure(spaces: Mapping[str, "pd.DataFrame"], time: str = "latency",
     label = {"latency": "inference latency, batch 1 (ms)", "train_time": "training time per image (s)"}.get(time, time)
     fig.update_xaxes(type="log")
     return _finish(fig, f"Error vs measured {label}", label, "error")
+
+
+def time_figure(spaces: Mapping[str, "pd.DataFrame"], time: str = "train_time", complexity: str = "flops",
+                named: "pd.DataFrame | None" = None) -> "go.Figure":
+    """Measured time vs a complexity measure (log-log), every model, named models as stars: how
+    well the count predicts the time on this device (no error needed)."""
+    import plotly.graph_objects as go
+
+    from .speed import add_time_columns
+
+    fig = go.Figure()
+    for (name, df), color in zip(spaces.items(), _colors() * 10):
+        d = add_time_columns(df)
+        fig.add_trace(go.Scattergl(x=d[complexity], y=d[time], mode="markers", name=name,
+                                   marker=dict(color=color, size=5, opacity=0.6)))
+    nd = _named(named)
+    if nd is not None:
+        nd = add_time_columns(nd)
+        if time in nd.columns:
+            fig.add_trace(go.Scatter(x=nd[complexity], y=nd[time], mode="markers+text", text=nd["name"],
+                                     name="named models", textposition="top center",
+                                     marker=dict(symbol="star", size=12, color="black")))
+    label = {"latency": "inference latency, batch 1 (ms)", "train_time": "training time per image (s)"}.get(time, time)
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="log")
+    return _finish(fig, f"Measured {label} vs {complexity_label(complexity)}", complexity_label(complexity), label)

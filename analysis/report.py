@@ -18,7 +18,7 @@ from .data import AnalysisInputError, check_frame, free_parameters, groups
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["build_report", "spec_summary"]
+__all__ = ["build_report", "build_speed_report", "spec_summary", "speed_times"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:24px auto;max-width:1100px;color:#222}
@@ -124,14 +124,67 @@ def _speed_table(df: "pd.DataFrame", times: Sequence[str], seed: int) -> str:
             "<table>" + "".join(rows) + "</table>")
 
 
+def speed_times(df: "pd.DataFrame") -> list[str]:
+    """The measured time axes of ``df`` with at least 3 values (``latency``, ``train_time``)."""
+    from .speed import add_time_columns
+
+    d = add_time_columns(df)
+    return [t for t in ("latency", "train_time") if t in d.columns and d[t].notna().sum() >= 3]
+
+
+def _page(title: str, body: Sequence[str]) -> str:
+    import plotly.offline
+
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+            f"<script type=\"text/javascript\">{plotly.offline.get_plotlyjs()}</script></head><body>"
+            + "\n".join(body) + "</body></html>")
+
+
+def build_speed_report(df: "pd.DataFrame", by: str | None = None, seed: int = 0, title: str | None = None,
+                       sources: Sequence[str] = ()) -> str:
+    """The HTML text of a report on measured speed alone (``designspace bench`` output, no error
+    column): which complexity measure predicts the measured time, and time against each measure."""
+    from designspace import CONVENTION
+
+    from . import figures
+    from .speed import add_time_columns
+
+    times = speed_times(df)
+    if not times:
+        raise AnalysisInputError("error", "column is missing, and there is no measured speed either",
+                                 "column 'error' is missing, and there is no measured speed (train_images_per_s, "
+                                 "infer_latency_ms) for a speed-only report")
+    df = add_time_columns(df)
+    measures = [m for m in ("flops", "acts", "params") if m in df.columns]
+    check_frame(df, measures, min_rows=3)
+    spaces = groups(df, by)
+    named = df[df["name"].notna()] if "name" in df.columns else None
+    title = title or "Measured speed: " + ", ".join(spaces)
+    device = ""
+    if "measure_device" in df.columns and df["measure_device"].notna().any():
+        device = " on " + ", ".join(sorted(map(str, df["measure_device"].dropna().unique())))
+    body = [f"<h1>{html.escape(title)}</h1>",
+            f"<p class=conv><b>Complexity convention:</b> {html.escape(CONVENTION)}.</p>",
+            f"<p>{len(df)} measured models{html.escape(device)}; no error column, so this report is about speed "
+            "only.</p>"]
+    if sources:
+        body.append("<p class=conv>Data: " + ", ".join(html.escape(s) for s in sources) + "</p>")
+    body.append(_speed_table(df, times, seed))
+    body.append("<h2>Figures</h2>")
+    for t in times:
+        for m in measures:
+            fig = figures.time_figure(spaces, t, m, named=named)
+            body.append(f"<div class=figure>{_figure_html(fig, f'fig-{t}-{m}')}</div>")
+    return _page(title, body)
+
+
 def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "flops", k: float = 0.1,
                  top: int = 15, n_boot: int = 500, bins: int = 8, seed: int = 0, title: str | None = None,
                  sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
     """The HTML text of a report on ``df`` grouped by column ``by`` (see :mod:`designspace.analysis.data`).
 
     ``notes``: sentences on whether the comparison can be trusted (:func:`designspace.analysis.trust.trust_sentences`)."""
-    import plotly.offline
-
     from designspace import CONVENTION
 
     from . import figures
@@ -183,7 +236,4 @@ def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "f
     body.append(f"<h2>Best {min(top, len(df))} models</h2>")
     body.append(_best_table(df, by, complexity, top, params))
     body.append(_fit_table(df.nsmallest(min(top, len(df)), "error")))
-    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
-            f"<script type=\"text/javascript\">{plotly.offline.get_plotlyjs()}</script></head><body>"
-            + "\n".join(body) + "</body></html>")
+    return _page(title, body)

@@ -3,7 +3,9 @@
 Inputs are CSV/JSONL tables with one row per model (columns in :mod:`designspace.analysis.data`) or Optuna
 study files (``.toml``, exported with ``designspace.search.study.export_frame``).  Groups: ``--by COLUMN``;
 otherwise each input file is a group when several are given, or the ``space`` column splits a
-single file.  The report is written atomically (temporary file + ``os.replace``).
+single file.  A table with measured speed and no error column (``designspace bench`` or
+``sample --measure`` output) gets a speed-only report: which complexity measure predicts the
+measured time.  The report is written atomically (temporary file + ``os.replace``).
 """
 from __future__ import annotations
 
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from designspace.analysis.data import AnalysisInputError
-    from designspace.analysis.report import build_report
+    from designspace.analysis.report import build_report, build_speed_report, speed_times
 
     _check_numbers(args)
     try:
@@ -125,10 +127,16 @@ def run(args: argparse.Namespace) -> int:
                 by = "space"
         from designspace.analysis.trust import trust_sentences
 
-        ex = pd.concat(extras, ignore_index=True)
-        notes = trust_sentences(df, ex if len(ex) else None, by=by, seed=args.seed)
-        text = build_report(df, by=by, complexity=args.complexity, k=args.best, top=args.top, n_boot=args.bootstrap,
-                            bins=args.bins, seed=args.seed, title=args.title, sources=args.inputs, notes=notes)
+        speed_only = "error" not in df.columns and bool(speed_times(df))  # `designspace bench` output
+        if speed_only:
+            notes: list[str] = []
+            text = build_speed_report(df, by=by, seed=args.seed, title=args.title, sources=args.inputs)
+        else:
+            ex = pd.concat(extras, ignore_index=True)
+            notes = trust_sentences(df, ex if len(ex) else None, by=by, seed=args.seed)
+            text = build_report(df, by=by, complexity=args.complexity, k=args.best, top=args.top,
+                                n_boot=args.bootstrap, bins=args.bins, seed=args.seed, title=args.title,
+                                sources=args.inputs, notes=notes)
     except AnalysisInputError as e:
         raise UsageError(str(e)) from None
     where = write_output(args.output, lambda f: f.write(text))
@@ -142,5 +150,6 @@ def run(args: argparse.Namespace) -> int:
     if where == "stdout":  # the report is standard output: the summary goes to standard error
         log.info("wrote the report to stdout: %d models in %d group(s)", len(df), n_groups)
     else:
-        print(f"wrote {args.output}: {len(df)} models in {n_groups} group(s)")
+        what = " (speed only: no error column)" if speed_only else ""
+        print(f"wrote {args.output}: {len(df)} models in {n_groups} group(s){what}")
     return 0

@@ -112,7 +112,7 @@ def test_cli_groups_by_file_and_writes_atomically(tmp_path, two_spaces, capsys):
     ("error,flops\n0.3,1e8\n", "only 1 model"),
     ("error,flops\n0.3,1e8\n,2e8\n0.2,3e8\n", "error: 1 missing or non-finite value(s) (NaN/inf) at row(s) 1"),
     ("error,flops\n0.3,1e8\n0.2,\n0.2,3e8\n", "flops: 1 missing"),
-    ("err,flops\n0.3,1e8\n0.2,2e8\n", "error: column is missing"),
+    ("err,flops\n0.3,1e8\n0.2,2e8\n", "column 'error' is missing (columns: err, flops"),
 ])
 def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, content, words):
     p = tmp_path / "bad.csv"
@@ -122,6 +122,37 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, content, words):
     err = capsys.readouterr().err.strip()
     assert err.startswith("designspace analyze: error:") and words in err and "\n" not in err
     assert not out.exists()
+
+
+def test_cli_speed_only_table_gets_a_speed_report(tmp_path, capsys):
+    """`designspace bench` output has no error column: analyze reports speed alone, and its
+    correlations are scipy's Spearman rho on the same columns."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    flops = rng.uniform(1e8, 1e9, 40)
+    df = pd.DataFrame({"id": [f"m{i}" for i in range(40)], "flops": flops, "params": rng.uniform(1e6, 9e6, 40),
+                       "acts": flops / 100 * rng.uniform(0.5, 2, 40),
+                       "train_images_per_s": 1e11 / flops * rng.uniform(0.8, 1.25, 40),
+                       "infer_latency_ms": flops / 1e8 * rng.uniform(0.5, 2, 40)})
+    p = tmp_path / "measured.csv"
+    df.to_csv(p, index=False)
+    out = tmp_path / "speed.html"
+    assert main(["analyze", str(p), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "speed only: no error column" in printed and out.exists()
+    rho = stats.spearmanr(df["flops"], 1 / df["train_images_per_s"]).statistic
+    assert f"measured train_time vs complexity (Spearman, 95% interval, n=40): flops rho {rho:.2f}" in printed
+    rho_acts = stats.spearmanr(df["acts"], df["infer_latency_ms"]).statistic
+    assert f"acts rho {rho_acts:.2f}" in printed.split("measured latency")[1].split("\n")[0]
+    text = out.read_text()
+    assert "<h2>Measured speed</h2>" in text and "Measured training time per image (s) vs flops" in text
+    # neither errors nor measured speed: one line naming the missing column, exit 2, no file
+    df.drop(columns=["train_images_per_s", "infer_latency_ms"]).to_csv(p, index=False)
+    out2 = tmp_path / "none.html"
+    assert main(["analyze", str(p), "-o", str(out2)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "column 'error' is missing" in err and "\n" not in err and not out2.exists()
 
 
 def test_cli_usage_errors(tmp_path, csv_path, capsys):

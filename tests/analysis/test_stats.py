@@ -67,5 +67,5 @@ def test_bad_inputs_name_the_space_and_column():
         compare(good.iloc[:0], good, n_boot=20)
     with pytest.raises(AnalysisInputError, match=r"^B: error: only 1 model"):
         compare(good, good.iloc[:1], n_boot=20)
-    with pytest.raises(AnalysisInputError, match=r"B: error: column is missing"):
+    with pytest.raises(AnalysisInputError, match=r"^B: column 'error' is missing"):
         compare(good, good.drop(columns="error"), n_boot=20)
