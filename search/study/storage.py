@@ -259,14 +259,23 @@ class Heartbeat:
             except Exception:  # the trial finished meanwhile, or a transient storage error
                 pass
 
-    def __enter__(self) -> "Heartbeat":
+    def start(self) -> "Heartbeat":
+        """Beat now, then every ``interval`` seconds until :meth:`stop`."""
         self._beat()
         self._thread.start()
         return self
 
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            if self._thread.is_alive():
+                self._thread.join()
+
+    def __enter__(self) -> "Heartbeat":
+        return self.start()
+
     def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
+        self.stop()
 
 
 def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
@@ -300,6 +309,16 @@ def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
             pass
 
 
+def _rdb_backend(storage: Any) -> Any:
+    """The RDB storage under Optuna's cache, if ``storage`` is one (else ``None``)."""
+    try:
+        from optuna.storages import RDBStorage
+    except ImportError:  # pragma: no cover
+        return None
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, RDBStorage) and hasattr(backend, "_get_trials") else None
+
+
 def _fail_heartbeatless(study: "optuna.Study", spec: "StudySpec") -> None:
     """Fail (and re-queue) RUNNING trials of an RDB storage that never recorded a heartbeat and
     started longer than the grace period ago: a worker killed between ``ask()`` and its first
@@ -308,15 +327,16 @@ def _fail_heartbeatless(study: "optuna.Study", spec: "StudySpec") -> None:
     from optuna.trial import TrialState
 
     st = study._storage
+    backend = _rdb_backend(st)  # the RDB storage under Optuna's cache (a study's storage is cached)
     try:
         from optuna.storages._rdb import models
         from optuna.storages._rdb.storage import _create_scoped_session
     except ImportError:  # pragma: no cover - another Optuna layout: nothing more to check
         return
-    if not hasattr(st, "scoped_session"):
+    if backend is None or not hasattr(backend, "scoped_session"):  # pragma: no cover - another Optuna layout
         return
     now = _dt.datetime.now()  # Optuna writes datetime_start as this machine's local naive time
-    with _create_scoped_session(st.scoped_session, True) as session:
+    with _create_scoped_session(backend.scoped_session, True) as session:
         running = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
                    .filter(models.TrialModel.study_id == study._study_id).all())
         ids = [t.trial_id for t in running if not t.heartbeats and t.datetime_start is not None
@@ -347,7 +367,7 @@ def heartbeat_ages(study: "optuna.Study") -> dict[int, float | None]:
             from optuna.storages._rdb.storage import _create_scoped_session
         except ImportError:  # pragma: no cover
             return out
-        with _create_scoped_session(st.scoped_session, True) as session:
+        with _create_scoped_session(backend.scoped_session, True) as session:
             now = session.execute(sqlalchemy.func.now()).scalar()
             rows = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
                     .filter(models.TrialModel.study_id == study._study_id).all())

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .objective import REJECTED_ATTR, Context, Rejected, TrialFailed, at_data, load_trainer, run_trial
 from .spec import StudySpec
-from .storage import Heartbeat, fail_stale, install_scrub, mask, open_storage, put_attrs
+from .storage import Heartbeat, _rdb_backend, fail_stale, install_scrub, mask, open_storage, put_attrs
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -574,16 +574,6 @@ class HeldIds:
         yield from self.unfinished
 
 
-def _rdb_backend(storage: Any) -> Any:
-    """The RDB storage under Optuna's cache, if ``storage`` is one (else ``None``)."""
-    try:
-        from optuna.storages import RDBStorage
-    except ImportError:  # pragma: no cover
-        return None
-    backend = getattr(storage, "_backend", storage)
-    return backend if isinstance(backend, RDBStorage) and hasattr(backend, "_get_trials") else None
-
-
 def slots(trials: Iterable["FrozenTrial"]) -> dict[int, "FrozenTrial"]:
     """Slot key -> the latest trial holding it (see the module docstring)."""
     out: dict[int, FrozenTrial] = {}
@@ -729,52 +719,62 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             # retrain before anything is suggested, so nothing outside the regime is ever stored
             trial = study.ask()
             tid = trial._trial_id
-            ft = trial._cached_frozen_trial  # read by ask() just now
-            fresh = not (ft.params or ft.system_attrs.get("fixed_params") or "failed_trial" in ft.system_attrs
-                         or ft.user_attrs.get("baseline") or ft.user_attrs.get("extra"))
-            ua, sa0 = dict(ft.user_attrs), dict(ft.system_attrs)
-            if fresh and want is not None:
-                p, uattrs, sattrs = want()
-                put_attrs(storage, tid, uattrs, {**sattrs, "fixed_params": p})
-                ua.update(uattrs)
-                if hasattr(trial, "_fixed_params"):  # what re-reading the trial would give, without the read
-                    ft.user_attrs.update(uattrs)
-                    ft.system_attrs.update({**sattrs, "fixed_params": p})
-                    trial._fixed_params = p
-                else:  # pragma: no cover - another Optuna layout
-                    trial = optuna.trial.Trial(study, tid)
-            extra = ua.get("extra")
-            key = int(sa0.get("failed_trial", trial.number))
-            intr.in_trial = trial.number
-
-            def admit() -> None:
-                v = view.refresh()
-                if extra:  # the earliest trial holding a retrain key trains it (a retry keeps its original's)
-                    first = v.extra_holders(extra)
-                    origin = int(first[0].system_attrs.get("failed_trial", first[0].number)) if first else key
-                    if origin != key:
-                        storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
-                        raise Surplus(f"{extra} is trained by trial {first[0].number}")
-                    return
-                # a retry keeps its original's key: admitted again unless never admitted
-                if v.count_before(key) >= n_trials:
-                    storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
-                    raise Surplus(f"the study already holds {n_trials} trials")
-                sid = v.open[trial.number].user_attrs.get("spec_id") if trial.number in v.open else None
-                twin = v.twin(sid, key, trial.number) if sid else None
-                if sid and twin is not None and not ua.get("baseline"):  # two workers drew one network at once
-                    storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
-                    raise Surplus(f"duplicate of trial {twin.number} (spec {sid})")
-
-            if extra:
-                seed = int(ua["extra_seed"])
-                ctx.schedule_override = dict(ua.get("extra_schedule") or {})
-            else:
-                seed = (spec.seed + key) % 2**31
-                ctx.schedule_override = {}
+            # beat from the moment the trial exists: a trial whose worker dies before its first
+            # beat is failed by _fail_heartbeatless after the grace period, and a live worker's
+            # draw (which can take seconds on a loaded machine) never looks like a dead one
+            beat = Heartbeat(study, tid, spec.heartbeat_interval).start()
             try:
-                with Heartbeat(study, tid, spec.heartbeat_interval):
+                ft = trial._cached_frozen_trial  # read by ask() just now
+                fresh = not (ft.params or ft.system_attrs.get("fixed_params") or "failed_trial" in ft.system_attrs
+                             or ft.user_attrs.get("baseline") or ft.user_attrs.get("extra"))
+                ua, sa0 = dict(ft.user_attrs), dict(ft.system_attrs)
+                if fresh and want is not None:
+                    p, uattrs, sattrs = want()
+                    put_attrs(storage, tid, uattrs, {**sattrs, "fixed_params": p})
+                    ua.update(uattrs)
+                    if hasattr(trial, "_fixed_params"):  # what re-reading the trial would give, without the read
+                        ft.user_attrs.update(uattrs)
+                        ft.system_attrs.update({**sattrs, "fixed_params": p})
+                        trial._fixed_params = p
+                    else:  # pragma: no cover - another Optuna layout
+                        trial = optuna.trial.Trial(study, tid)
+                extra = ua.get("extra")
+                key = int(sa0.get("failed_trial", trial.number))
+                intr.in_trial = trial.number
+
+                def admit() -> None:
+                    v = view.refresh()
+                    if extra:  # the earliest trial holding a retrain key trains it (a retry keeps its original's)
+                        first = v.extra_holders(extra)
+                        origin = int(first[0].system_attrs.get("failed_trial", first[0].number)) if first else key
+                        if origin != key:
+                            storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
+                            raise Surplus(f"{extra} is trained by trial {first[0].number}")
+                        return
+                    # a retry keeps its original's key: admitted again unless never admitted
+                    if v.count_before(key) >= n_trials:
+                        storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
+                        raise Surplus(f"the study already holds {n_trials} trials")
+                    sid = v.open[trial.number].user_attrs.get("spec_id") if trial.number in v.open else None
+                    twin = v.twin(sid, key, trial.number) if sid else None
+                    if sid and twin is not None and not ua.get("baseline"):  # two workers drew one network at once
+                        storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
+                        raise Surplus(f"duplicate of trial {twin.number} (spec {sid})")
+
+                if extra:
+                    seed = int(ua["extra_seed"])
+                    ctx.schedule_override = dict(ua.get("extra_schedule") or {})
+                else:
+                    seed = (spec.seed + key) % 2**31
+                    ctx.schedule_override = {}
+            except BaseException:
+                beat.stop()
+                raise
+            try:
+                try:
                     values = run_trial(trial, ctx, admit, seed=seed, prune=not extra)
+                finally:
+                    beat.stop()
             except Rejected as e:  # only a network that cannot run at the data's resolution gets here
                 storage.set_trial_system_attr(tid, REJECTED_ATTR, True)
                 trial.set_user_attr("reason", str(e))

@@ -232,3 +232,30 @@ def test_a_worker_process_that_dies_is_reported_and_replaced(tmp_path: Path) -> 
     done = [t for t in trained(ts) if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(slots(ts)) == 8 and len(done) == 8
     assert len({tuple(sorted(t.params.items())) for t in done}) == len(done)  # none duplicated
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_retried(tmp_path: Path) -> None:
+    """A worker killed between ask() and its first heartbeat leaves a RUNNING trial without any
+    heartbeat, which Optuna's stale check skips forever (the other workers then wait for it
+    forever, as a loaded CI machine once showed). Through the study's own (cached) storage,
+    fail_stale must fail it after the grace period and queue its retry; a fresh one is kept."""
+    import datetime as dt
+    import sqlite3
+
+    from designspace.search.study.spec import load_spec
+    from designspace.search.study.storage import fail_stale
+    from designspace.search.study.worker import open_study
+
+    spec = load_spec(tiny_spec(tmp_path / "hb.toml", "hb", 4))
+    db = tmp_path / "hb.db"
+    study = open_study(spec, f"sqlite:///{db}")
+    dead, alive = study.ask(), study.ask()  # neither has beaten
+    old = (dt.datetime.now() - dt.timedelta(seconds=spec.grace_period + 5)).isoformat(" ")
+    with sqlite3.connect(db) as c:  # the dead one started longer than the grace period ago
+        c.execute("update trials set datetime_start = ? where number = ?", (old, dead.number))
+    fail_stale(study, spec)
+    ts = {t.number: t for t in trials(f"sqlite:///{db}", "hb")}
+    assert ts[dead.number].state == optuna.trial.TrialState.FAIL
+    assert ts[alive.number].state == optuna.trial.TrialState.RUNNING
+    retry = [t for t in ts.values() if t.system_attrs.get("failed_trial") == dead.number]
+    assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.WAITING
