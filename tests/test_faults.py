@@ -133,6 +133,65 @@ def test_study_run_resumes_to_exactly_n(tmp_path, sig, workers):
     assert len([t for t in trained(ts) if t.state == optuna.trial.TrialState.COMPLETE]) == 4
 
 
+def _workers_of(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat, cmd = (d / "stat").read_text(), (d / "cmdline").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and "spawn_main" in cmd:
+                out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs /proc to find the worker processes")
+def test_workers_of_a_killed_parent_finish_their_trial_and_stop(tmp_path):
+    """SIGKILL to the parent alone (the OOM killer's choice): its workers notice, finish their
+    running trials (none abandoned) and exit instead of running on unsupervised; a re-run
+    resumes to exactly n."""
+    spec = tiny_spec(tmp_path / "o.toml", "o", 6)
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    e = env(fake=True, epoch_s=1.0)
+    p = popen("study", "run", str(spec), "--workers", "2", env=e, start_new_session=True)
+    workers: list[int] = []
+    try:
+        def running() -> bool:
+            workers[:] = _workers_of(p.pid)
+            try:
+                ts = trials(url, "o") if (tmp_path / "o.db").exists() else []
+            except Exception:
+                return False
+            return len(workers) == 2 and any(t.state == optuna.trial.TrialState.RUNNING for t in ts)
+
+        wait_for(running)
+        p.kill()
+        p.communicate(timeout=60)
+        wait_for(lambda: not any(_alive(w) for w in workers), timeout=90)
+    finally:
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+    ts = trials(url, "o")
+    assert not any(t.user_attrs.get("reason", "").startswith("abandoned") for t in ts)
+    assert not any(t.state == optuna.trial.TrialState.RUNNING for t in ts)  # each finished its trial
+    assert len(trained(ts)) < 6  # they stopped instead of running the study to its end
+    r = popen("study", "run", str(spec), "--workers", "2", env=e)
+    out, err = r.communicate(timeout=240)
+    assert r.returncode == 0, err
+    ts = trials(url, "o")
+    assert len([t for t in trained(ts) if t.state == optuna.trial.TrialState.COMPLETE]) == 6
+
+
 @pytest.mark.parametrize("sig", SIGS, ids=lambda s: signal.Signals(s).name)
 def test_export_and_analyze_never_leave_a_part(tmp_path, sig):
     import numpy as np

@@ -215,6 +215,7 @@ def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | N
     configure_from_env()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)  # like Ctrl-C: abandon and re-queue the trial
+    _watch_parent(worker)
     _set_threads(workers)
     try:
         summary = work(load_spec(spec_path), url, n, worker, trainer, device)
@@ -228,6 +229,31 @@ def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | N
         log.error("%s", mask(f"designspace study: worker {worker}: {type(e).__name__}: {e}"))
         sys.exit(1)
     sys.exit(130 if summary.interrupted else 0)
+
+
+#: seconds between a worker's checks that its parent process is still alive
+PARENT_POLL_S = 1.0
+
+
+def _watch_parent(worker: int) -> None:
+    """A worker whose parent dies (SIGKILL, OOM killer) finishes its running trial and stops,
+    as after a first Ctrl-C, instead of running on unsupervised: nothing is lost, nothing is
+    left behind, and re-running the command resumes the study."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                log.warning("designspace study: worker %d: the parent process is gone; finishing the running "
+                            "trial, then stopping (run the same command again to resume)", worker)
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    threading.Thread(target=watch, daemon=True, name="designspace-parent-watch").start()
 
 
 def load_study(spec_path: str | Path, storage: str | None = None) -> tuple["optuna.Study", StudySpec, str]:
