@@ -53,12 +53,22 @@ def retrains(raw: "pd.DataFrame", label: str) -> "pd.DataFrame":
 
 
 def _wall(raw: "pd.DataFrame") -> str:
-    """Wall time the study's trials actually spanned (first start to last completion)."""
+    """Wall time the study's trials actually ran: the union of the trials' [start, end]
+    intervals (the pauses of a study resumed in several sittings are not counted)."""
     import pandas as pd
 
-    t0, t1 = pd.to_datetime(raw["datetime_start"]).min(), pd.to_datetime(raw["datetime_complete"]).max()
+    d = raw[raw["datetime_start"].notna() & raw["datetime_complete"].notna()]
+    spans = sorted(zip(pd.to_datetime(d["datetime_start"]), pd.to_datetime(d["datetime_complete"])))
+    busy, end = 0.0, None
+    for a, b in spans:
+        if end is None or a > end:
+            busy += (b - a).total_seconds()
+            end = b
+        elif b > end:
+            busy += (b - end).total_seconds()
+            end = b
     secs = raw.loc[raw["state"].astype(str) == "COMPLETE", "duration_s"].astype(float).sum()
-    return f"{(t1 - t0).total_seconds() / 60:.1f} min wall ({secs / 60:.1f} min of trials summed)"
+    return f"{busy / 60:.1f} min wall while trials ran ({secs / 60:.1f} min of trials summed)"
 
 
 def _compare_lines(title: str, c) -> list[str]:
