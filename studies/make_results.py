@@ -252,6 +252,25 @@ def efficientnet_scaling(study: str = "efficientnet_scaling", data: str = "digit
         slope = np.polyfit(x, y, 1)[0] if len(g) > 2 else float("nan")
         r = sps.spearmanr(g["flops"], g["error"])
         lines.append(f"| {m} | {slope:+.4f} per doubling | {r.statistic:+.3f} | {r.pvalue:.3f} |")
+    if data != "digits":  # can the comparisons be trusted: seed noise, noise floor, sample size, schedule
+        from designspace.analysis.noise import compare_to_floor, ks_statistic, noise_floor, seed_noise
+        from designspace.analysis.power import required_n
+
+        rep = retrains(raw, "EfficientNet")
+        rep = rep[rep["role"] == "repeat"].assign(of=lambda d: d["of"].astype(int))
+        first = sampled.set_index("number")["error"]
+        runs = [np.concatenate([[first[of]], g["error"].to_numpy(float)]) for of, g in rep.groupby("of") if of in first]
+        noise = seed_noise(runs) if runs else None
+        lines += ["", "## Can the comparisons be trusted?", "", f"- {_wall(raw)}"]
+        if noise is not None:
+            lines.append(f"- seed noise: one run's error is off by {100 * noise.sd:.2f} points (sd) from its network's "
+                         f"mean ({noise.models} networks, {noise.runs} runs)")
+        for m in methods[1:]:
+            a, b = groups["compound"]["error"].to_numpy(float), groups[m]["error"].to_numpy(float)
+            floor = noise_floor(np.concatenate([a, b]), noise, a.size, b.size, n_boot=1000, seed=0)
+            lines.append(f"- compound vs {m}: " + compare_to_floor(ks_statistic(a, b), floor))
+            lines.append("- " + required_n(a, b, n_boot=200, seed=0).sentence(("compound", m)))
+        lines += _pilot_lines()
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -372,7 +391,7 @@ def fmnist_resnet_scaling() -> None:
         runs["schedule"], runs["epochs"] = sched, epochs
         rows.append(runs)
     runs = pd.concat(rows, ignore_index=True)
-    runs["phi"] = runs["phi"].astype(float)
+    runs["phi"], runs["error"], runs["flops"] = (runs[c].astype(float) for c in ("phi", "error", "flops"))
     # the phi = 0 base is one network, drawn under one method name: it belongs to both curves
     base0 = runs[runs["phi"] == 0]
     runs = pd.concat([runs[runs["phi"] > 0], base0.assign(scaling="depth"), base0.assign(scaling="width")], ignore_index=True)
@@ -413,8 +432,49 @@ def fmnist_resnet_scaling() -> None:
         if len(diffs) >= 2:
             w = sps.wilcoxon(diffs)
             verdicts.append(f"- {sched} schedule: depth minus width {np.mean(diffs):+.4f} on average over {len(diffs)} phi; "
-                            f"Wilcoxon p {w.pvalue:.3g}")
-    lines += ["", "## Verdict per schedule", "", *verdicts, "", "## Named baseline", "", *baselines]
+                            f"Wilcoxon p {w.pvalue:.3g} (with {len(diffs)} phi its smallest possible two-sided p is "
+                            f"{2 / 2 ** len(diffs):.3g}: the bootstrap interval below is the sharper test)")
+    lines += ["", "## Verdict per schedule", "", *verdicts]
+    # can it be trusted: seed noise per schedule, the smallest per-phi difference the seeds can see,
+    # and the pooled depth-vs-width comparison (KS, bootstrap interval of the mean difference)
+    from scipy.optimize import brentq
+
+    from designspace.analysis.noise import seed_noise
+
+    lines += ["", "## Can the comparison be trusted?", "",
+              "Seed noise from the repeated seeds of each network; the smallest depth-width difference at one phi "
+              "that a two-sided Welch test over the seeds detects with 80% power at alpha 0.05 (scipy's noncentral "
+              "t); over all phi > 0 pooled, KS of the depth runs against the width runs (scipy) and a 95% "
+              "bootstrap interval of the mean difference (runs resampled within each network).", ""]
+    rng = np.random.default_rng(0)
+    for sched in agg["schedule"].unique():
+        r = runs[(runs["schedule"] == sched) & (runs["phi"] > 0)]
+        own = runs[(runs["schedule"] == sched) & ~((runs["scaling"] == "width") & (runs["phi"] == 0))]  # base once
+        cells = [g["error"].to_numpy(float) for _, g in own.groupby(["scaling", "phi"])]
+        noise = seed_noise([c for c in cells if c.size >= 2])
+        n = int(np.median([c.size for c in cells]))
+        df_ = 2 * n - 2
+        tcrit = sps.t.ppf(0.975, df_)
+
+        def power(d: float) -> float:
+            nc = d / noise.sd * np.sqrt(n / 2)
+            return 1 - sps.nct.cdf(tcrit, df_, nc) + sps.nct.cdf(-tcrit, df_, nc)
+
+        mdd = brentq(lambda d: power(d) - 0.8, 1e-6 * noise.sd, 10 * noise.sd)
+        a, b = r[r["scaling"] == "depth"], r[r["scaling"] == "width"]
+        ks = sps.ks_2samp(a["error"], b["error"])
+        boots = []
+        for _ in range(2000):
+            da = [rng.choice(g["error"].to_numpy(float), len(g)).mean() for _, g in a.groupby("phi")]
+            db = [rng.choice(g["error"].to_numpy(float), len(g)).mean() for _, g in b.groupby("phi")]
+            boots.append(np.mean(da) - np.mean(db))
+        lo, hi = np.percentile(boots, [2.5, 97.5])
+        diff = a.groupby("phi")["error"].mean().mean() - b.groupby("phi")["error"].mean().mean()
+        lines.append(f"- {sched} schedule: seed sd {100 * noise.sd:.2f} points ({noise.models} networks, {noise.runs} runs); "
+                     f"with {n} seeds a per-phi difference of {100 * mdd:.2f} points is detected with 80% power; pooled "
+                     f"over phi > 0, depth minus width {100 * diff:+.2f} points (95% bootstrap {100 * lo:+.2f} to "
+                     f"{100 * hi:+.2f}), KS {ks.statistic:.3f} (p {ks.pvalue:.3g}, n = {len(a)}, {len(b)})")
+    lines += ["", "## Named baseline", "", *baselines]
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
