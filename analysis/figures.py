@@ -57,6 +57,11 @@ def complexity_label(complexity: str) -> str:
             }.get(complexity, complexity)
 
 
+def time_label(time: str) -> str:
+    """Axis label of a measured time axis (``latency``, ``train_time``)."""
+    return {"latency": "inference latency, batch 1 (ms)", "train_time": "training time per image (s)"}.get(time, time)
+
+
 def _finish(fig: "go.Figure", title: str, xtitle: str, ytitle: str) -> "go.Figure":
     from designspace import CONVENTION
 
@@ -222,7 +227,7 @@ def pareto_figure(spaces: Mapping[str, "pd.DataFrame"], time: str = "latency",
         nd = add_time_columns(nd)
         fig.add_trace(go.Scatter(x=nd[time], y=nd["error"], mode="markers+text", text=nd["name"], name="named models",
                                  textposition="top center", marker=dict(symbol="star", size=12, color="black")))
-    label = {"latency": "inference latency, batch 1 (ms)", "train_time": "training time per image (s)"}.get(time, time)
+    label = time_label(time)
     fig.update_xaxes(type="log")
     return _finish(fig, f"Error vs measured {label}", label, "error")
 
@@ -247,7 +252,7 @@ def time_figure(spaces: Mapping[str, "pd.DataFrame"], time: str = "train_time", 
             fig.add_trace(go.Scatter(x=nd[complexity], y=nd[time], mode="markers+text", text=nd["name"],
                                      name="named models", textposition="top center",
                                      marker=dict(symbol="star", size=12, color="black")))
-    label = {"latency": "inference latency, batch 1 (ms)", "train_time": "training time per image (s)"}.get(time, time)
+    label = time_label(time)
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
     return _finish(fig, f"Measured {label} vs {complexity_label(complexity)}", complexity_label(complexity), label)
