@@ -41,6 +41,8 @@ def ws(tmp_path_factory) -> Path:
     tiny_spec(d / "mnistt.toml", "mnistt", 2, dataset={"name": "mnistt"})
     tiny_spec(d / "nodata.toml", "nodata", 2, dataset={"name": "kmnist", "root": str(d / "none")})
     tiny_spec(d / "good.toml", "good", 2)
+    # a finite space: 1 + 4 x 8 = 33 distinct networks (4 methods x phi 0.25..2, the phi = 0 base shared)
+    tiny_spec(d / "finite.toml", "finite", 40, space="efficientnet_scaling", constraints={})
     tiny_spec(d / "rep.toml", "rep", 2, repeats={"models": 1, "seeds": 1})
     tiny_spec(d / "fid.toml", "fid", 4, fidelity={"models": 3, "epochs": 2})
     write_spec(d / "space_bad.toml", {"family": "regnet", "resolution": 32},
@@ -119,6 +121,8 @@ ROWS = [
     ("study-dataset-files", ["study", "run", "{d}/nodata.toml"], 1, "kmnist: train-images-idx3-ubyte", ["nodata.db", "none"]),
     ("study-repeats-seeds", ["study", "run", "{d}/rep.toml"], 2, "repeats.seeds=1", ["rep.db"]),
     ("study-fidelity-epochs", ["study", "run", "{d}/fid.toml"], 2, "fidelity.epochs=2 equals schedule.epochs", ["fid.db"]),
+    ("study-space-exhausted", ["study", "run", "{d}/finite.toml"], 2, "seems to hold only 33 distinct networks",
+     ["finite.db"]),
     ("study-missing-spec", ["study", "run", "{d}/nope.toml"], 2, "no such study spec file", ["nope.db"]),
     ("study-devices", ["study", "run", "{d}/good.toml", "--devices", "gpu0"], 2, "'gpu0' is not a device", ["good.db"]),
     ("study-status-no-db", ["study", "status", "{d}/good.toml"], 2, "no study storage", ["good.db"]),

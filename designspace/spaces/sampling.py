@@ -116,10 +116,11 @@ class Regime:
 class RegimeUnreachable(SpaceError):
     """Too few draws land in the regime to reach ``n`` within the draw budget."""
 
-    def __init__(self, message: str, found: int, detail: str = ""):
+    def __init__(self, message: str, found: int, detail: str = "", exhausted: bool = False):
         super().__init__(message)
         self.found = found
         self.detail = detail or message  # what was drawn and found, without the CLI's advice
+        self.exhausted = exhausted  # a finite space (and regime) that holds only ``found`` networks
 
 
 # ------------------------------------------------------------------------- spec JSON
@@ -253,13 +254,19 @@ def sample_records(
                 break
     if out.accepted < n:
         detail = _unreachable_message(out, n, budget, np.concatenate(tested) if tested else None)
-        raise RegimeUnreachable(f"{detail}. Widen the regime, lower --n, or raise --budget", out.accepted, detail)
+        raise RegimeUnreachable(f"{detail}. Widen the regime, lower --n, or raise --budget", out.accepted, detail,
+                                exhausted=_exhausted(out))
     return out
+
+
+def _exhausted(out: SampleResult) -> bool:
+    """Whether the draws show a finite space, exhausted (not a rare regime)."""
+    return bool(out.accepted) and out.duplicates >= 10 * out.accepted
 
 
 def _unreachable_message(out: SampleResult, n: int, budget: int, flops: np.ndarray | None) -> str:
     rate = out.rate
-    if out.accepted and out.duplicates >= 10 * out.accepted:  # a finite space, exhausted: not a rare regime
+    if _exhausted(out):  # a finite space, exhausted: not a rare regime
         return (f"{out.space.name} ({out.regime}) seems to hold only {out.accepted} distinct networks: of "
                 f"{out.drawn:,} draws, {out.duplicates:,} in the regime repeated one of the {out.accepted} kept; "
                 f"ask for at most {out.accepted}")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .spec import StudySpec, StudySpecError, check_dataset, check_schedule, load_spec
+from .spec import StudySpec, StudySpecError, check_dataset, check_schedule, check_space_size, load_spec
 from .storage import is_url, mask, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +59,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
         raise StudySpecError(f"n_trials={n_trials!r} must be >= 1")
     if workers < 1:
         raise ValueError(f"workers={workers!r} must be >= 1")
+    check_space_size(spec, n)
     url = resolve(spec, storage)
     log.info("%s", mask(f"designspace study: {spec.name}: {n} trials, {workers} worker(s), storage {url}"))
     study = open_study(spec, url)

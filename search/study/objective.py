@@ -316,7 +316,10 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
         if errors:
             done.update(errors=errors, train_losses=losses)
             if sys.exc_info()[0] is not None:
-                put_attrs(storage, tid, done)
+                try:
+                    put_attrs(storage, tid, done)
+                except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale meanwhile: the first error goes on
+                    pass
     if ctx.spec.measure:  # measured speed on this worker's device, at the schedule's batch (cached)
         from designspace.measure import measure
 

@@ -334,3 +334,32 @@ def check_dataset(spec: StudySpec) -> Any:
         return data.load(name, opts.pop("root", None), resolution=opts.pop("resolution", None), **opts)
     except data.UnknownDataset as e:
         raise StudySpecError(f"{spec.path}: dataset: {e}") from None
+
+
+def check_space_size(spec: StudySpec, n_trials: int) -> None:
+    """Refuse, before any storage exists, ``n_trials`` that a finite space (with the study's
+    [constraints], at the data's shape) cannot fill: a study never trains one network twice, so
+    it would stop with the space exhausted after training all it holds.  The check is the
+    vectorised sampler of ``designspace sample`` (fast); a regime that is merely rare is left to
+    the workers."""
+    if not spec.space or spec.sampler == "grid":
+        return
+    from designspace.spaces import Regime, RegimeUnreachable, sample_records
+
+    from .objective import Context
+
+    need = n_trials - len(spec.enqueue)  # the baselines hold slots too
+    if need < 1:
+        return
+    space = Context(spec=spec, trainer=None).space
+    regime = Regime(**{k: (lo, hi) for k, (lo, hi) in spec.constraints.items()})
+    try:
+        sample_records(space, need, seed=spec.seed, regime=regime, dedupe=True)
+    except RegimeUnreachable as e:
+        if e.exhausted:
+            most = e.found + len(spec.enqueue)
+            raise StudySpecError(
+                f"{spec.path}: n_trials={n_trials} is more than the study can hold: the space {spec.space!r}"
+                f"{' with its [constraints]' if spec.constraints else ''} seems to hold only {e.found} distinct "
+                f"networks (+ {len(spec.enqueue)} enqueued); set n_trials <= {most}, and use "
+                "repeats = { models = ..., seeds = ... } for more trainings of each") from None

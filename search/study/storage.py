@@ -12,7 +12,9 @@
 
 RDB storages use Optuna's own heartbeat (``heartbeat_interval``, ``grace_period``) and
 ``RetryHeartbeatStaleTrialCallback``: a killed worker's trial is failed and re-queued by the
-next worker that looks.  Passwords and user names in URLs are replaced by ``***`` in every
+next worker that looks.  Trial state changes are compare-and-set (:func:`atomic_rdb_storage`):
+on SQLite, Optuna's read-then-write lets a trial that finishes as another worker fails it as
+stale end both COMPLETE and re-queued.  Passwords and user names in URLs are replaced by ``***`` in every
 message we print and in every log record (:func:`mask`, :class:`Scrub`).
 """
 from __future__ import annotations
@@ -142,12 +144,83 @@ def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":
         kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        st = _retrying(lambda: optuna.storages.RDBStorage(
+        st = _retrying(lambda: atomic_rdb_storage()(
             url, engine_kwargs=kwargs, heartbeat_interval=spec.heartbeat_interval,
             grace_period=spec.grace_period, heartbeat_stale_trial_callback=retry))
     if url.startswith("sqlite"):
         _retrying(lambda: _wal(st))
     return st
+
+
+_ATOMIC: Any = None
+
+
+def atomic_rdb_storage() -> type:
+    """Optuna's ``RDBStorage`` whose trial state changes are compare-and-set.
+
+    Optuna reads a trial's state and then writes the new one; ``SELECT ... FOR UPDATE`` makes
+    that atomic on PostgreSQL, but SQLite ignores it, so two workers can both see a trial RUNNING
+    and both change it: a live trial that finishes just as another worker fails it as stale ends
+    COMPLETE *and* re-queued (its network trained twice, the study one trial over ``n_trials``),
+    and two workers can both pop one WAITING trial.  Here the change is one ``UPDATE ... WHERE
+    state IN (...)``: of two racing changes exactly one takes effect, on every database."""
+    global _ATOMIC
+    if _ATOMIC is not None:
+        return _ATOMIC
+    import optuna
+    from optuna.trial import TrialState
+
+    try:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from sqlalchemy import exc as sqlalchemy_exc
+    except ImportError:  # pragma: no cover - another Optuna layout: Optuna's own storage
+        _ATOMIC = optuna.storages.RDBStorage
+        return _ATOMIC
+    if not all(hasattr(models.TrialValueModel, a) for a in ("value_to_stored_repr", "find_by_trial_and_objective")):
+        _ATOMIC = optuna.storages.RDBStorage  # pragma: no cover - another Optuna layout
+        return _ATOMIC
+
+    class AtomicRDBStorage(optuna.storages.RDBStorage):  # type: ignore[misc]
+        def set_trial_state_values(self, trial_id: int, state: TrialState,
+                                   values: Any = None) -> bool:
+            tm = models.TrialModel
+            # only a WAITING trial can be taken; only an unfinished one changed
+            allowed = [TrialState.WAITING] if state == TrialState.RUNNING else [TrialState.WAITING, TrialState.RUNNING]
+            try:
+                with _create_scoped_session(self.scoped_session) as session:
+                    n = (session.query(tm).filter(tm.trial_id == trial_id, tm.state.in_(allowed))
+                         .update({tm.state: state}, synchronize_session=False))
+                    trial = tm.find_or_raise_by_id(trial_id, session)
+                    if n == 0:
+                        session.rollback()  # nothing was written
+                        self.check_trial_is_updatable(trial_id, trial.state)  # a finished one: raises
+                        return False  # RUNNING asked of a trial another worker took
+                    for objective, v in enumerate(values or ()):  # as Optuna, without its state check
+                        stored, kind = models.TrialValueModel.value_to_stored_repr(v)
+                        row = models.TrialValueModel.find_by_trial_and_objective(trial, objective, session)
+                        if row is None:
+                            session.add(models.TrialValueModel(trial_id=trial_id, objective=objective,
+                                                               value=stored, value_type=kind))
+                        else:
+                            row.value, row.value_type = stored, kind
+                    if state == TrialState.RUNNING:
+                        trial.datetime_start = _dt.datetime.now()
+                    if state.is_finished():
+                        trial.datetime_complete = _dt.datetime.now()
+            except sqlalchemy_exc.IntegrityError:
+                return False
+            return True
+
+    AtomicRDBStorage.__module__, AtomicRDBStorage.__qualname__ = __name__, "AtomicRDBStorage"  # picklable
+    _ATOMIC = AtomicRDBStorage
+    return _ATOMIC
+
+
+def __getattr__(name: str) -> Any:  # ``AtomicRDBStorage`` by name (unpickling), built on first use
+    if name == "AtomicRDBStorage":
+        return atomic_rdb_storage()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def put_attrs(storage: Any, trial_id: int, user: "dict[str, Any] | None" = None,

@@ -723,14 +723,17 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             # beat is failed by _fail_heartbeatless after the grace period, and a live worker's
             # draw (which can take seconds on a loaded machine) never looks like a dead one
             beat = Heartbeat(study, tid, spec.heartbeat_interval).start()
+            assigned = True  # the trial holds a network (or is queued to train one)
             try:
                 ft = trial._cached_frozen_trial  # read by ask() just now
                 fresh = not (ft.params or ft.system_attrs.get("fixed_params") or "failed_trial" in ft.system_attrs
                              or ft.user_attrs.get("baseline") or ft.user_attrs.get("extra"))
                 ua, sa0 = dict(ft.user_attrs), dict(ft.system_attrs)
+                assigned = not fresh
                 if fresh and want is not None:
                     p, uattrs, sattrs = want()
                     put_attrs(storage, tid, uattrs, {**sattrs, "fixed_params": p})
+                    assigned = True
                     ua.update(uattrs)
                     if hasattr(trial, "_fixed_params"):  # what re-reading the trial would give, without the read
                         ft.user_attrs.update(uattrs)
@@ -767,8 +770,20 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 else:
                     seed = (spec.seed + key) % 2**31
                     ctx.schedule_override = {}
-            except BaseException:
+            except BaseException as e:
                 beat.stop()
+                # the draw failed (the space exhausted, Ctrl-C twice): a fresh trial without a
+                # network holds nothing and is closed as surplus; one that got its network is
+                # abandoned and re-queued, as during training
+                why = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+                if not assigned:
+                    storage.set_trial_system_attr(tid, SURPLUS_ATTR, True)
+                    trial.set_user_attr("reason", f"surplus: no network drawn ({mask(why)})")
+                    study.tell(trial, state=TrialState.FAIL)
+                else:
+                    trial.set_user_attr("reason", f"abandoned: {why}")
+                    study.tell(trial, state=TrialState.FAIL)
+                    retry_abandoned(study, storage.get_trial(tid))
                 raise
             try:
                 try:
@@ -796,6 +811,11 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 study.tell(trial, state=TrialState.FAIL)
                 summary.failed += 1
                 say(f"designspace study: trial {trial.number} failed: {e.reason}; the study goes on", logging.WARNING)
+            except optuna.exceptions.UpdateFinishedTrialError:  # a report or attribute write found it finished
+                if storage.get_trial(tid).state != TrialState.FAIL:
+                    raise
+                summary.failed += 1
+                say(_stale_meanwhile(trial.number, spec), logging.WARNING)
             except BaseException as e:  # Ctrl-C twice, or a bug: abandon the trial, re-queue it, stop
                 why = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
                 trial.set_user_attr("reason", f"abandoned: {why}")
@@ -808,11 +828,14 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                     return summary
                 raise
             else:
-                study.tell(trial, values=values)
-                summary.complete += 1
-                what = f" ({extra})" if extra else ""
-                say(f"designspace study: trial {trial.number}{what} done: error {values[0]:.4f}"
-                    + "".join(f", {o} {v:g}" for o, v in zip(spec.objectives[1:], values[1:])))
+                if _tell_complete(study, trial, values):
+                    summary.complete += 1
+                    what = f" ({extra})" if extra else ""
+                    say(f"designspace study: trial {trial.number}{what} done: error {values[0]:.4f}"
+                        + "".join(f", {o} {v:g}" for o, v in zip(spec.objectives[1:], values[1:])))
+                else:  # its heartbeat lapsed (a storage lock, a starved machine): another worker failed it
+                    summary.failed += 1
+                    say(_stale_meanwhile(trial.number, spec), logging.WARNING)
             finally:
                 intr.in_trial = None
                 ctx.schedule_override = {}
@@ -823,6 +846,27 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             summary.interrupted = True
             say(f"designspace study: worker {worker}: stopped after finishing its trial (interrupted)")
     return summary
+
+
+def _stale_meanwhile(number: int, spec: StudySpec) -> str:
+    return (f"designspace study: trial {number} was failed as stale by another worker while it trained (no "
+            f"heartbeat for {spec.grace_period} s) and re-queued: this worker stops it, its retry trains the network "
+            "(raise [workers] grace_period on a loaded machine)")
+
+
+def _tell_complete(study: "optuna.Study", trial: "optuna.trial.Trial", values: Any) -> bool:
+    """Tell the trial COMPLETE; ``False`` when another worker failed it as stale meanwhile (the
+    storage's compare-and-set state change keeps that one outcome: FAIL, with its retry queued)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    try:
+        study.tell(trial, values=values)
+        return True
+    except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+        if study._storage.get_trial(trial._trial_id).state == TrialState.FAIL:
+            return False
+        raise
 
 
 def _set_threads(workers: int) -> None:

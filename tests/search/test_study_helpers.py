@@ -93,3 +93,23 @@ def recording_trainer(net: Any, ctx: Any, on_epoch: Any, seed: int) -> dict[str,
     SEEN.append((net.id, net.resolution, int(ds.train_images.shape[-1])))
     on_epoch({"epoch": 1, "val_error": 0.5, "train_loss": 1.0, "images_per_s": 0.0, "seconds": 0.0})
     return {"device": "none", "seconds": 0.0, "images_per_s": 0.0}
+
+
+#: storage URL and study name of the study whose first trial stale_once_trainer fails
+STALE: dict[str, Any] = {}
+
+
+def stale_once_trainer(net: Any, ctx: Any, on_epoch: Any, seed: int) -> dict[str, Any]:
+    """A stand-in trainer whose first trial is failed as stale by "another worker" (a second
+    storage, as fail_stale does it) while it trains; it then finishes normally."""
+    if not STALE.get("done"):
+        STALE["done"] = True
+        from designspace.search.study.storage import atomic_rdb_storage
+
+        st = atomic_rdb_storage()(STALE["url"])
+        study = optuna.load_study(study_name=STALE["name"], storage=st)
+        (t,) = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
+        assert st.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        optuna.storages.RetryHeartbeatStaleTrialCallback()(study, st.get_trial(t._trial_id))
+    on_epoch({"epoch": 1, "val_error": 0.5, "train_loss": 1.0, "images_per_s": 0.0, "seconds": 0.0})
+    return {"device": "none", "seconds": 0.0, "images_per_s": 0.0}

@@ -259,3 +259,54 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_retried(tmp_pat
     assert ts[alive.number].state == optuna.trial.TrialState.RUNNING
     retry = [t for t in ts.values() if t.system_attrs.get("failed_trial") == dead.number]
     assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.WAITING
+
+
+def test_a_worker_that_exhausts_a_finite_space_leaves_no_trial_running(tmp_path: Path) -> None:
+    """`study run` refuses n_trials a finite space cannot fill (tests/test_bad_inputs.py); a worker
+    called past that check trains each network once, then stops with a clear error, and the
+    fresh trial it opened for the draw that failed is closed as surplus, not left RUNNING."""
+    from optuna.trial import TrialState
+
+    from designspace.search.study import load_spec
+    from designspace.search.study.worker import RegimeDraws, work
+
+    spec = load_spec(tiny_spec(tmp_path / "f.toml", "f", 40, space="efficientnet_scaling", constraints={}))
+    old = RegimeDraws.MAX_EMPTY
+    RegimeDraws.MAX_EMPTY = 8  # give up sooner than a real run does
+    try:
+        with pytest.raises(RuntimeError, match="hold no more distinct networks"):
+            work(spec, f"sqlite:///{tmp_path / 'f.db'}", 40, trainer="designspace.search.study.objective:no_training")
+    finally:
+        RegimeDraws.MAX_EMPTY = old
+    ts = trials(f"sqlite:///{tmp_path / 'f.db'}", "f")
+    assert by_state(ts) == {"COMPLETE": 33, "FAIL": 1}  # 1 + 4 x 8 networks, then the failed draw
+    last = ts[-1]
+    assert last.state == TrialState.FAIL and last.system_attrs.get(SURPLUS_ATTR) and not last.params
+    assert "no network drawn" in last.user_attrs["reason"]
+    assert len(slots(ts)) == 33
+
+
+def test_a_live_trial_failed_as_stale_meanwhile_is_retried_once_and_the_worker_goes_on(tmp_path: Path) -> None:
+    """A heartbeat can lapse on a loaded machine (a long storage lock): another worker then fails
+    the trial as stale and re-queues it while it still trains.  Its own worker's COMPLETE must
+    not also land (the network would count twice): the trial stays FAILED, the worker says so
+    and goes on, and the study ends with exactly n finished slots, the retry holding the first."""
+    import test_study_helpers as h
+    from optuna.trial import TrialState
+
+    from designspace.search.study import load_spec
+    from designspace.search.study.worker import work
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    spec = load_spec(tiny_spec(tmp_path / "s.toml", "s", 3))
+    h.STALE.clear()
+    h.STALE.update(url=url, name="s")
+    summary = work(spec, url, 3, trainer="test_study_helpers:stale_once_trainer")
+    ts = trials(url, "s")
+    assert by_state(ts) == {"FAIL": 1, "COMPLETE": 3}
+    assert ts[0].state == TrialState.FAIL and ts[0].values is None
+    held = slots(ts)
+    assert sorted(held) == [0, 2, 3] and all(t.state == TrialState.COMPLETE for t in held.values())  # 1 retries 0
+    assert held[0].number == 1 and held[0].system_attrs["failed_trial"] == 0
+    assert len(trained([t for t in ts if t.state == TrialState.COMPLETE])) == 3
+    assert summary.complete == 3 and summary.failed == 1
