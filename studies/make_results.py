@@ -54,10 +54,15 @@ def retrains(raw: "pd.DataFrame", label: str) -> "pd.DataFrame":
 
 def _wall(raw: "pd.DataFrame") -> str:
     """Wall time the study's trials actually ran: the union of the trials' [start, end]
-    intervals (the pauses of a study resumed in several sittings are not counted)."""
+    intervals (the pauses of a study resumed in several sittings are not counted). Only trials
+    that trained to the end count: a surplus or stale trial is closed when a later sitting finds
+    it, so its [start, end] would span the pause."""
     import pandas as pd
 
-    d = raw[raw["datetime_start"].notna() & raw["datetime_complete"].notna()]
+    d = raw[raw["datetime_start"].notna() & raw["datetime_complete"].notna()
+            & raw["state"].astype(str).isin(["COMPLETE", "PRUNED"])]
+    if "role" in d:
+        d = d[d["role"].astype(str) != "surplus"]
     spans = sorted(zip(pd.to_datetime(d["datetime_start"]), pd.to_datetime(d["datetime_complete"])))
     busy, end = 0.0, None
     for a, b in spans:
