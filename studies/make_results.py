@@ -609,19 +609,13 @@ def fmnist_resnet_scaling() -> None:
         spec = folder / f"{sched}.toml"
         if not spec.with_suffix(".db").exists():
             continue
-        raw, df = export(spec, sched)
+        raw, df, runs = _seed_runs(spec, sched)
         walls.append(f"{sched} ({epochs} epochs): {_wall(raw)}")
-        ex = retrains(raw, sched)
-        ex = ex[ex["role"] == "repeat"].assign(of=lambda d: d["of"].astype(int))
         for _, b in df[df["name"].notna()].iterrows():
             baselines.append(f"- {b['name']} ({b['flops'] / 1e6:.1f} MF), {sched} schedule: error {b['error']:.4f}")
-        base = df[df["name"].isna()][["number", "scaling", "phi", "flops", "error"]]
-        runs = pd.concat([base.rename(columns={"number": "of"}),
-                          ex[["of", "error"]].merge(base.drop(columns="error").rename(columns={"number": "of"}), on="of")])
         runs["schedule"], runs["epochs"] = sched, epochs
         rows.append(runs)
     runs = pd.concat(rows, ignore_index=True)
-    runs["phi"], runs["error"], runs["flops"] = (runs[c].astype(float) for c in ("phi", "error", "flops"))
     # the phi = 0 base is one network, drawn under one method name: it belongs to both curves
     base0 = runs[runs["phi"] == 0]
     runs = pd.concat([runs[runs["phi"] > 0], base0.assign(scaling="depth"), base0.assign(scaling="width")], ignore_index=True)
