@@ -215,3 +215,32 @@ def test_export_and_analyze_never_leave_a_part(tmp_path, sig):
     r = start("analyze", str(tmp_path / "m.csv"), "--bootstrap", "50", "-o", str(report))
     r.communicate(timeout=300)
     assert r.returncode == 0 and temporaries(tmp_path) == []
+
+
+def test_a_reader_that_closes_the_pipe_early_ends_the_command_quietly(tmp_path):
+    """``designspace ... -o - | head -1``: every command that writes a table or report to standard
+    output stops at the closed pipe with exit 0 and no message (no 'error: BrokenPipeError')."""
+    import numpy as np
+    import pandas as pd
+
+    from designspace.search.study import run_study
+
+    spec = tiny_spec(tmp_path / "st.toml", "st", 160)
+    run_study(spec, trainer="designspace.search.study.objective:no_training")
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"error": rng.uniform(0.1, 0.6, 200), "flops": rng.uniform(1e6, 1e7, 200),
+                  "space": rng.choice(["a", "b"], 200)}).to_csv(tmp_path / "m.csv", index=False)
+    export = start("study", "export", str(spec), "-o", str(tmp_path / "all.csv"))
+    assert export.wait(timeout=120) == 0
+    assert (tmp_path / "all.csv").stat().st_size > 2 * 65536  # more than a pipe and a buffer hold: the writer meets the close
+    for args in (["sample", "--n", "3000", "-o", "-"], ["study", "export", str(spec), "-o", "-"],
+                 ["analyze", str(tmp_path / "m.csv"), "--bootstrap", "20", "-o", "-"]):
+        p = start(*args)
+        first = p.stdout.readline()
+        p.stdout.close()
+        err = p.stderr.read()
+        p.wait(timeout=180)
+        assert first.strip(), (args, err)
+        assert p.returncode == 0, (args, err)
+        assert "Traceback" not in err and "BrokenPipe" not in err and "error:" not in err, (args, err)
+    assert not (ROOT / "-").exists() and not (tmp_path / "-").exists()

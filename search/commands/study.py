@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(mask(str(e))) from None
     except FileNotFoundError as e:
         raise UsageError(mask(str(e))) from None
-    except (KeyboardInterrupt, Terminated):
+    except (KeyboardInterrupt, Terminated, BrokenPipeError):  # a closed pipe (`| head`) ends quietly in main
         raise
     except Exception as e:  # a storage or worker error: one masked message, no credentials
         if os.environ.get("DESIGNSPACE_DEBUG"):
