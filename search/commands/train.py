@@ -204,10 +204,14 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
     import torch
 
     import designspace
-    from designspace.search.cores import register, share_threads
+    from designspace.search.cores import register, share_threads, thread_choice
 
     register()
+    threads, why = thread_choice(args.threads)
     share_threads(args.threads)
+    if (args.device or "cpu").startswith("cpu") or not torch.cuda.is_available():
+        log.info("designspace train: %d CPU thread%s (%s), seed %d", threads, "s" if threads != 1 else "", why,
+                 schedule.seed)
     spec = spec.replace(num_classes=ds.num_classes, resolution=ds.resolution, in_chans=ds.channels)
     torch.manual_seed(schedule.seed)
     model = designspace.build(spec)
@@ -221,9 +225,9 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
         pbar.update(1)
 
     def epoch_line(s: Any) -> None:
-        top5 = f"  top-5 {100 * s.val_top5_err:.2f}%" if s.val_top5_err is not None else ""
+        top5 = f"  top-5 error {100 * s.val_top5_err:.2f}%" if s.val_top5_err is not None else ""
         pbar.clear()
-        log.info("epoch %d/%d  loss %.4f  top-1 %.2f%%%s  %s img/s  %.1f s", s.epoch, schedule.epochs, s.train_loss,
+        log.info("epoch %d/%d  loss %.4f  error %.2f%%%s  %s img/s  %.1f s", s.epoch, schedule.epochs, s.train_loss,
                  100 * s.val_top1_err, top5, f"{s.images_per_s:,.0f}", s.seconds)
         pbar.reset()
 
@@ -239,10 +243,13 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
     top5 = f", top-5 error {100 * f.val_top5_err:.2f}%" if f.val_top5_err is not None else ""
     mean_ips = sum(s.images_per_s for s in result.history) / len(result.history)
     on = "test" if ds.split == "test" else "validation"
-    print(f"{name} on {ds.name}: top-1 error {100 * f.val_top1_err:.2f}%{top5} ({on}) after {f.epoch} epochs "
-          f"in {result.seconds:.1f} s, {mean_ips:,.0f} images/s ({result.device}, {result.precision})")
+    threads = result.extra.get("threads")
+    print(f"{name} on {ds.name}: top-1 error {100 * f.val_top1_err:.2f}%{top5} ({on}) after {_epochs(f.epoch)} "
+          f"in {result.seconds:.1f} s, {mean_ips:,.0f} images/s "
+          f"({run_label(result.device, threads, schedule.seed)}, {result.precision})")
     if args.out:
-        out = {"model": args.model, "spec": spec.to_dict(), "spec_id": spec.id, **result.to_dict()}
+        out = {"model": args.model, "spec": spec.to_dict(), "spec_id": spec.id, "device": result.device,
+               "threads": threads, "seed": schedule.seed, **result.to_dict()}
         write_output(args.out, lambda fh: fh.write(json.dumps(out, indent=2) + "\n"))
     return 0
 
@@ -282,7 +289,7 @@ def _run_population(args: argparse.Namespace, schedule: Any) -> int:
         err = f"error {100 * r.error:.2f}%" if r.error is not None else f"failed: {r.reason}"
         pbar.clear()
         print(f"model {r.index} {r.id}: {err}, {r.seconds:.1f} s ({r.images_per_s:,.0f} img/s, "
-              f"{r.flops / 1e6:.2f} MFLOPs, {r.device})", flush=True)
+              f"{r.flops / 1e6:.2f} MFLOPs, {run_label(r.device, r.threads, r.seed)})", flush=True)
         pbar.refresh()
 
     from designspace.search.population import PopulationError
@@ -303,6 +310,20 @@ def _run_population(args: argparse.Namespace, schedule: Any) -> int:
     print(f"{len(results)} models ({trained} trained now, {len(results) - trained} from earlier runs), "
           f"{len(ok)} finished: {per_hour:,.0f} models/hour over {wall:.1f} s; results in {args.out}")
     return 0 if len(ok) == len(results) else 1
+
+
+def run_label(device: str, threads: int | None, seed: int) -> str:
+    """How a result was computed, for every line that prints one: ``cpu, 2 threads, seed 0``
+    (a CPU result's digits depend on the thread count; a GPU's has no thread count)."""
+    parts = [device or "device unknown"]
+    if threads:
+        parts.append(f"{threads} thread{'s' if threads != 1 else ''}")
+    parts.append(f"seed {seed}")
+    return ", ".join(parts)
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
 
 
 def _flag_message(msg: str) -> str:
