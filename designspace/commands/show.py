@@ -10,7 +10,7 @@ from ..errors import UsageError
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="NAME_OR_SPEC", help="a named model (see `designspace list`) or a spec JSON file")
     p.add_argument("--resolution", type=int, help="count at this input resolution (default: the spec's)")
-    p.add_argument("--json", action="store_true", help="print the spec as JSON instead of the table")
+    p.add_argument("--json", action="store_true", help="print the spec as JSON instead of the table (default: the table)")
 
 
 def load_spec(ref: str):

@@ -23,6 +23,8 @@ from typing import Any
 
 from designspace.errors import UsageError
 from designspace.files import check_output, write_output
+from designspace.flags import (MAX_BATCH, MAX_EPOCHS, MAX_IMAGES, MAX_RESOLUTION, MAX_SEED, MAX_THREADS, MAX_WORKERS,
+                               bounded_int)
 
 log = logging.getLogger(__name__)
 
@@ -35,41 +37,46 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="cifar10", help=f"dataset: {', '.join(DATASETS)} (default cifar10)")
     p.add_argument("--data-root", default=None, help="directory holding (or receiving) the dataset "
                    "(default $DESIGNSPACE_DATA, then the system copy, then ~/.cache/designspace/data)")
-    p.add_argument("--no-download", action="store_true", help="never download; fail if the data is not there")
+    p.add_argument("--no-download", action="store_true", help="never download; fail if the data is not there (default: download when missing)")
     p.add_argument("--resolution", type=int, default=None,
                    help="image size (default: the dataset's; the spec's for imagefolder; Fashion-MNIST 28, "
                         "or 32 zero-padded)")
     p.add_argument("--train-size", type=int, default=None,
-                   help="train on this many images (stratified, seeded subset; MNIST-family data sets)")
+                   help="train on this many images (stratified, seeded subset; MNIST-family data sets; default: all "
+                        "but the validation split)")
     p.add_argument("--val-size", type=int, default=None,
                    help="held-out validation images (stratified; MNIST family, default 10000)")
     p.add_argument("--split", default="val", help="val: evaluate on the held-out validation split (default); "
                    "test: train on the whole training set, evaluate on the official test set (MNIST family)")
     g = p.add_argument_group("schedule")
-    g.add_argument("--epochs", type=int, default=10)
-    g.add_argument("--batch-size", type=int, default=256)
+    g.add_argument("--epochs", type=int, default=10, help=f"training epochs, at most {MAX_EPOCHS:,} (default 10)")
+    g.add_argument("--batch-size", type=int, default=256, help="training batch (default 256)")
     g.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default 0.1)")
-    g.add_argument("--momentum", type=float, default=0.9)
-    g.add_argument("--no-nesterov", action="store_true", help="plain momentum instead of Nesterov's")
-    g.add_argument("--weight-decay", type=float, default=5e-4)
-    g.add_argument("--label-smoothing", type=float, default=0.0)
-    g.add_argument("--warmup-epochs", type=float, default=0.0)
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum in [0, 1) (default 0.9)")
+    g.add_argument("--no-nesterov", action="store_true", help="plain momentum instead of Nesterov's (default: Nesterov)")
+    g.add_argument("--weight-decay", type=float, default=5e-4,
+                   help="weight decay of conv and linear weights; norm parameters and biases get none (default 5e-4)")
+    g.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing in [0, 1) (default 0: off)")
+    g.add_argument("--warmup-epochs", type=float, default=0.0,
+                   help="epochs of linear learning-rate warmup before the cosine decay, may be fractional (default 0)")
     g.add_argument("--ema", type=float, default=0.0, help="weight EMA decay, e.g. 0.999 (default off)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, help="seed of the initialisation, data order and augmentation; "
+                   "with the same thread count, the same seed gives the same digits (default 0)")
     g.add_argument("--eval-every", type=int, default=1, help="evaluate every N epochs and after the last (default 1)")
-    g.add_argument("--amp", default="bf16", help="CUDA autocast: bf16, fp16 or off (CPU is always fp32)")
-    g.add_argument("--no-channels-last", action="store_true")
-    g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
-    g.add_argument("--cuda-graphs", default="auto", help="CUDA: capture the training step as a graph: auto, on, off")
+    g.add_argument("--amp", default="bf16", help="CUDA autocast: bf16, fp16 or off (default bf16; CPU is always fp32)")
+    g.add_argument("--no-channels-last", action="store_true",
+                   help="keep the NCHW layout (default: channels_last, faster on CPU and CUDA)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA; default off)")
+    g.add_argument("--cuda-graphs", default="auto", help="CUDA: capture the training step as a graph: auto, on, off (default auto: kept when faster)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     p.add_argument("--workers", type=int, default=None,
                    help="population: training processes (default 1); one model: DataLoader workers when data is "
                         "streamed (default 4)")
-    p.add_argument("--devices", default=None, help="population: comma-separated devices, worker i on devices[i %% n]")
+    p.add_argument("--devices", default=None, help="population: comma-separated devices, worker i on devices[i %% n] (default: --device for every worker)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / processes, "
                    "or OMP_NUM_THREADS)")
     p.add_argument("--out", "-o", default=None, help="one model: result JSON (atomic; - for stdout); a population: "
-                   "results JSON lines, appended as models finish (required)")
+                   "results JSON lines, appended as models finish (required; default for one model: no file)")
 
 
 def _is_sample_file(arg: str) -> bool:
@@ -114,11 +121,14 @@ def _check(args: argparse.Namespace, population: bool) -> None:
         close = difflib.get_close_matches(args.data, DATASETS, n=1)
         raise UsageError(f"--data {args.data!r} is not one of {', '.join(DATASETS)}"
                          + (f"; did you mean {close[0]}?" if close else ""))
-    for flag, v, lo in (("--resolution", args.resolution, 1), ("--train-size", args.train_size, 10),
-                        ("--val-size", args.val_size, 10),
-                        ("--workers", args.workers, 1 if population else 0), ("--threads", args.threads, 1)):
-        if v is not None and v < lo:
-            raise UsageError(f"{flag} {v} must be >= {lo}")
+    for flag, v, lo, hi in (("--resolution", args.resolution, 1, MAX_RESOLUTION),
+                            ("--train-size", args.train_size, 10, MAX_IMAGES), ("--val-size", args.val_size, 10, MAX_IMAGES),
+                            ("--workers", args.workers, 1 if population else 0, MAX_WORKERS),
+                            ("--threads", args.threads, 1, MAX_THREADS), ("--epochs", args.epochs, None, MAX_EPOCHS),
+                            ("--batch-size", args.batch_size, None, MAX_BATCH), ("--seed", args.seed, None, MAX_SEED),
+                            ("--eval-every", args.eval_every, None, MAX_EPOCHS)):
+        if v is not None and (lo is not None or v > hi):  # without lo here: the schedule's check names the flag
+            bounded_int(flag, v, lo or 0, hi)
     if args.split not in ("val", "test"):
         raise UsageError(f"--split {args.split!r} is not one of val, test")
     mnist = args.data in ("fashion_mnist", "mnist", "kmnist")
