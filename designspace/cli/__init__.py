@@ -6,7 +6,8 @@ Each subcommand lives next to the code it drives, ``<package>/commands/<name>.py
 subcommand's module is imported, so ``designspace sample`` never pays for torch, optuna or
 plotly.
 
-Exit status: 0 done; 1 a run-time failure (a dataset that cannot be read, a storage error);
+Exit status: 0 done; 1 a run-time failure (a dataset that cannot be read, a storage error, a
+full disk: ``no space left on device writing PATH``);
 2 a bad input of any kind (:class:`~designspace.errors.InputError`: a flag, a spec, a file, a
 study or space file), always one line on standard error naming the value; 130 Ctrl-C; 143
 SIGTERM (temporary files removed either way).  ``-v`` shows debug messages, ``-q`` only
@@ -126,7 +127,7 @@ def _join_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..files import Terminated, terminate_raises
+    from ..files import DiskFull, Terminated, is_disk_full, terminate_raises
     from ..logs import configure, verbosity_level
 
     argv = _join_values(sys.argv[1:] if argv is None else list(argv))
@@ -155,14 +156,20 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"designspace {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # (an OSError: before the clause below)
+        return 0
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        where = e.path if isinstance(e, DiskFull) else (e.filename or "a file")
+        print(f"designspace {args.command}: error: no space left on device writing {where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"designspace {args.command}: interrupted", file=sys.stderr)
         return 130
     except Terminated:
         print(f"designspace {args.command}: terminated", file=sys.stderr)
         return Terminated.exit_code
-    except BrokenPipeError:
-        return 0
 
 
 def _one_line(e: BaseException) -> str:
