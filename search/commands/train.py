@@ -288,6 +288,7 @@ def _run_population(args: argparse.Namespace, schedule: Any) -> int:
         return 1
     ref = DataRef(args.data, args.data_root, resolution, _data_options(args),
                   shape=(ds.num_classes, ds.resolution, ds.channels))
+    _warn_if_adapted(specs, ds)
     if (args.workers or 1) > 1:
         ds = None  # each worker loads its own copy
     already = len(read_results(args.out))
@@ -320,6 +321,19 @@ def _run_population(args: argparse.Namespace, schedule: Any) -> int:
     print(f"{len(results)} models ({trained} trained now, {len(results) - trained} from earlier runs), "
           f"{len(ok)} finished: {per_hour:,.0f} models/hour over {wall:.1f} s; results in {args.out}")
     return 0 if len(ok) == len(results) else 1
+
+
+def _warn_if_adapted(specs: list[Any], ds: Any) -> None:
+    """Networks sampled for other classes or channels than the data set's train as adapted
+    networks, whose FLOPs differ from the sample's: a filter such as ``--flops :10M`` chose them
+    by a different network's count.  Say so once, with the flags that make them agree."""
+    other = [s for s in specs if (s.num_classes, s.in_chans) != (ds.num_classes, ds.channels)]
+    if other:
+        s = other[0]
+        log.warning("designspace train: %d of %d networks were sampled for %d classes and %d channels, %s has %d and "
+                    "%d: they train adapted, with other FLOPs than the sample's (sample with --num-classes %d "
+                    "--in-chans %d to filter the networks that train)", len(other), len(specs), s.num_classes,
+                    s.in_chans, ds.name, ds.num_classes, ds.channels, ds.num_classes, ds.channels)
 
 
 def run_label(device: str, threads: int | None, seed: int) -> str:
