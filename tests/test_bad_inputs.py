@@ -95,6 +95,8 @@ ROWS = [
     ("show-missing-file", ["show", "{d}/missing.json"], 2, "spec file", []),
     ("show-bad-json", ["show", "{d}/bad.json"], 2, "is not valid JSON", []),
     ("show-resolution", ["show", "resnet50", "--resolution", "8"], 2, "resolution=8 is too small", []),
+    ("show-resolution-huge", ["show", "resnet50", "--resolution", "10000000"], 2, "--resolution=10000000 must be <= 4,096",
+     []),
     ("list-family", ["list", "--family", "vgg"], 2, "--family='vgg' is not one of", []),
     ("list-format", ["list", "--format", "xml"], 2, "argument --format: invalid choice: 'xml'", []),
     # bench

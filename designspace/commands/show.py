@@ -5,6 +5,7 @@ import argparse
 import os
 
 from ..errors import UsageError
+from ..flags import MAX_RESOLUTION, bounded_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from ..kinds import block_kind
     from ._table import format_table, human
 
+    if args.resolution is not None:
+        bounded_int("--resolution", args.resolution, 1, MAX_RESOLUTION, sep="=")
     spec = load_spec(args.model)
     if args.json:
         print(spec.to_json(indent=2))
