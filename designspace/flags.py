@@ -8,13 +8,12 @@ above any sensible use; each says what it protects.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .errors import UsageError
 
 __all__ = ["MAX_RESOLUTION", "MAX_BATCH", "MAX_THREADS", "MAX_WORKERS", "MAX_SEED", "MAX_EPOCHS", "MAX_SAMPLES",
-           "MAX_DRAWS", "MAX_CLASSES", "MAX_CHANNELS", "MAX_ROUNDS", "MAX_IMAGES", "bounded_int", "bounded_float"]
+           "MAX_DRAWS", "MAX_CLASSES", "MAX_CHANNELS", "MAX_ROUNDS", "MAX_IMAGES", "bounded_int"]
 
 MAX_RESOLUTION = 4096  #: pixels per side (an image of 4096 x 4096 x 3 floats is 200 MB per sample)
 MAX_BATCH = 65_536  #: images per batch
@@ -45,13 +44,3 @@ def bounded_int(flag: str, value: Any, lo: int, hi: int, *, sep: str = " ") -> i
         raise UsageError(f"{flag}{sep}{v} must be <= {hi:,}")
     return v
 
-
-def bounded_float(flag: str, value: Any, lo: float, hi: float, *, sep: str = " ") -> float:
-    """``value`` as a finite float in ``[lo, hi]``; otherwise a one-line :class:`UsageError`."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{flag}{sep}{value!r} is not a number") from None
-    if not math.isfinite(v) or not lo <= v <= hi:
-        raise UsageError(f"{flag}{sep}{value} must be a finite number in [{lo:g}, {hi:g}]")
-    return v
