@@ -8,6 +8,16 @@ SIGTERM is turned into an exception (:class:`Terminated`, exit status 143 at the
 so that the clean-up runs.  After a SIGKILL a ``.NAME.PID.*.tmp`` file may remain; the next write of
 the same target removes the leftovers whose process is gone.
 
+:class:`LineAppender` appends whole lines (a results file that grows as models finish): each line
+is written at the end of the file and fsynced; a write that fails part-way (a full disk, Ctrl-C,
+SIGTERM) is cut back off at once, and a torn last line left by a SIGKILL or a crash is cut off
+when the file is opened again (readers skip a line without its newline), so the file holds
+whole lines only.
+
+A full disk (``ENOSPC``, or a quota's ``EDQUOT``) while writing raises :class:`DiskFull`, which
+names the file; the command line prints it as one line, ``no space left on device writing
+PATH``, and exits 1, with nothing partial left behind.
+
 :func:`check_output` validates an output path before any work starts (the folder exists and is
 writable, the path is not a folder); ``-`` means standard output for every command that writes a
 table or a report (:func:`write_output`).
@@ -15,6 +25,7 @@ table or a report (:func:`write_output`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import signal
@@ -26,7 +37,8 @@ from typing import IO, Any, Callable, Iterator
 
 from .errors import UsageError
 
-__all__ = ["atomic_write", "write_output", "check_output", "Terminated", "terminate_raises", "STDOUT"]
+__all__ = ["atomic_write", "write_output", "check_output", "Terminated", "terminate_raises", "STDOUT", "DiskFull",
+           "is_disk_full", "naming_full_disk", "LineAppender"]
 
 STDOUT = "-"
 
@@ -35,6 +47,36 @@ class Terminated(BaseException):
     """SIGTERM arrived: unwind like Ctrl-C so that temporary files are removed (exit 143)."""
 
     exit_code = 128 + signal.SIGTERM
+
+
+class DiskFull(OSError):
+    """No space left on the device (or the quota) while writing ``path``: at the command line,
+    one line and exit status 1; the file is left as it was before the write."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(errno.ENOSPC, "no space left on device", str(path))
+        self.path = str(path)
+
+    def __str__(self) -> str:
+        return f"no space left on device writing {self.path}"
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """``e`` says the disk (or the user's quota) is full."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+@contextlib.contextmanager
+def naming_full_disk(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a full disk met inside into :class:`DiskFull` naming ``path``."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFull(path) from None
+        raise
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -95,7 +137,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], None], *, b
     for old in _leftovers(path):  # left by a killed earlier run
         with contextlib.suppress(OSError):
             os.unlink(old)
-    with terminate_raises():
+    with terminate_raises(), naming_full_disk(path):
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         try:
             mode = "wb" if binary else "w"
@@ -124,8 +166,9 @@ def write_output(target: str | os.PathLike, write: Callable[[IO[Any]], None], *,
     (``"stdout"`` or the absolute path)."""
     if str(target) == STDOUT:
         stream = sys.stdout.buffer if binary else sys.stdout
-        write(stream)
-        stream.flush()
+        with naming_full_disk("standard output"):
+            write(stream)
+            stream.flush()
         return "stdout"
     return str(atomic_write(target, write, binary=binary).resolve())
 
@@ -152,3 +195,63 @@ def check_output(target: str | os.PathLike | None, flag: str = "-o", *, allow_st
         raise UsageError(f"{flag} {t}: folder {folder} is not writable")
     if os.path.exists(t) and not os.access(t, os.W_OK):
         raise UsageError(f"{flag} {t}: the file exists and is not writable")
+
+
+class LineAppender:
+    """Appends whole lines to ``path`` (created if missing); see the module docstring.
+
+    ``append(line)`` writes the line and its newline at the end of the file and fsyncs it; on
+    any failure the file is cut back to its length before the call, and a full disk raises
+    :class:`DiskFull`.  Use it as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        with naming_full_disk(self.path):
+            self.fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+            self._cut_torn_tail()
+
+    def _cut_torn_tail(self) -> None:
+        """Cut a last line without its newline (a kill in the middle of a write)."""
+        assert self.fd is not None
+        size = os.fstat(self.fd).st_size
+        keep = size
+        while keep > 0:
+            start = max(0, keep - 65536)
+            chunk = os.pread(self.fd, keep - start, start)
+            i = chunk.rfind(b"\n")
+            if i >= 0 or start == 0:
+                keep = start + i + 1
+                break
+            keep = start
+        if keep != size:
+            os.ftruncate(self.fd, keep)
+            os.fsync(self.fd)
+
+    def append(self, line: str) -> None:
+        if self.fd is None:
+            raise ValueError(f"{self.path}: the appender is closed")
+        data = memoryview((line.rstrip("\n") + "\n").encode("utf-8"))
+        start = os.fstat(self.fd).st_size
+        try:
+            with terminate_raises():
+                while data:
+                    data = data[os.write(self.fd, data):]
+                os.fsync(self.fd)
+        except BaseException as e:
+            with contextlib.suppress(OSError):  # whole or absent: cut the part that was written
+                os.ftruncate(self.fd, start)
+                os.fsync(self.fd)
+            if is_disk_full(e):
+                raise DiskFull(self.path) from None
+            raise
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> "LineAppender":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

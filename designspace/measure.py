@@ -174,7 +174,11 @@ def measure(spec: NetSpec | str, device: str = "cpu", batch: int = 8, resolution
                 with _connect(path) as con:
                     con.execute("INSERT OR REPLACE INTO measurements VALUES (?, ?, ?)", (key, json.dumps(d), time.time()))
                 break
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as e:
+                if "full" in str(e):  # SQLITE_FULL, "database or disk is full": no retry will help
+                    from .files import DiskFull
+
+                    raise DiskFull(path) from None
                 time.sleep(0.2 * (attempt + 1))
     return m
 

@@ -1,13 +1,17 @@
 """Sharing the machine: CPU threads among the training processes, devices among the workers.
 
 Threads.  PyTorch gives every process all the cores; two training processes on one machine then
-oversubscribe it (each OpenMP team spins for cores the other holds: on 2 cores two separately
-started ``study run`` processes each ran about 15x slower than one alone).  Every designspace
-training process (a study worker, a population worker) registers itself in a per-user folder
-(:func:`register`), and before each model it takes ``cores // live processes`` threads
-(:func:`share_threads`).  A thread count the user chose is respected, never overridden:
-``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``DESIGNSPACE_THREADS`` in the environment, an
-explicit ``threads=``, or a ``torch.set_num_threads`` call made after this module was imported.
+oversubscribe it (each OpenMP team spins for cores the other holds: on 2 cores two study workers
+that each took both cores ran about 15x slower than one alone).  Every designspace training
+process (a study worker, a population worker, ``train``) registers itself in a folder of its own
+process group (:func:`register`): one command and the workers it spawns, the tree a shell starts
+as one job.  Before each model it takes ``cores // live trainers of this group`` threads
+(:func:`share_threads`).  Trainers of other commands, other shells and other users are never
+counted, so the choice is the same on an idle and on a shared machine; to share the cores between
+two commands started separately, give each a thread count.  A thread count the user chose is
+respected, never overridden: ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``DESIGNSPACE_THREADS`` in
+the environment, an explicit ``threads=``, or a ``torch.set_num_threads`` call made after this
+module was imported.
 
 Devices.  ``--devices cuda:0,cuda:1`` pins worker ``i`` to ``devices[i % len(devices)]``
 (:func:`assign_devices`); several workers may share one GPU.
@@ -48,8 +52,11 @@ def usable_cores() -> int:
 
 
 def registry_dir() -> Path:
+    """The folder of this process group's trainers (per user, per group: see the module docstring)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return Path(base) / f"designspace-trainers-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    group = os.getpgid(0) if hasattr(os, "getpgid") else os.getpid()
+    return Path(base) / f"designspace-trainers-{user}" / f"group-{group}"
 
 
 def _alive(pid: int) -> bool:
@@ -63,18 +70,20 @@ def _alive(pid: int) -> bool:
 
 
 def register() -> None:
-    """Announce this process as a trainer on this machine (until it exits)."""
+    """Announce this process as a trainer of its process group (until it exits)."""
     global _registered
     _note_torch_threads()
     if _registered is not None:
         return
     d = registry_dir()
-    with contextlib.suppress(OSError):
-        d.mkdir(parents=True, exist_ok=True)
-        p = d / str(os.getpid())
-        p.touch()
-        _registered = p
-        atexit.register(unregister)
+    for _ in range(3):  # the group's last trainer may remove the folder between mkdir and touch
+        with contextlib.suppress(OSError):
+            d.mkdir(parents=True, exist_ok=True)
+            p = d / str(os.getpid())
+            p.touch()
+            _registered = p
+            atexit.register(unregister)
+            return
 
 
 def unregister() -> None:
@@ -82,11 +91,14 @@ def unregister() -> None:
     if _registered is not None:
         with contextlib.suppress(OSError):
             _registered.unlink()
+        with contextlib.suppress(OSError):  # the group's last trainer removes its folder
+            _registered.parent.rmdir()
         _registered = None
 
 
 def live_processes() -> int:
-    """Registered trainer processes that are still alive (stale entries are removed); at least 1."""
+    """This process group's registered trainers that are still alive (stale entries are
+    removed); at least 1."""
     n = 0
     d = registry_dir()
     with contextlib.suppress(OSError):
@@ -118,7 +130,7 @@ def thread_choice(threads: int | None = None) -> tuple[int, str]:
     share = max(1, usable_cores() // live_processes())
     if _torch_threads_at_import is not None:
         share = min(share, max(_torch_threads_at_import, 1))
-    return share, f"{usable_cores()} cores / {live_processes()} training process(es)"
+    return share, f"{usable_cores()} cores / {live_processes()} training process(es) of this command"
 
 
 _last_set: int | None = None

@@ -10,8 +10,9 @@ with one schedule on one data set:
 * ``workers=K`` runs K such processes at once (on CPU each takes ``cores / K`` threads unless the
   user set a thread count; on GPUs ``devices`` pins worker ``i`` to ``devices[i % len]``, and
   several workers may share one GPU); ``workers=1`` trains in the calling process;
-* every result is appended to ``results`` (JSON lines, flushed and fsynced as each model
-  finishes), so an interrupted run loses at most the models in training; running it again
+* every result is appended to ``results`` (JSON lines, fsynced as each model finishes, each
+  line whole or absent after any failure, a full disk included), so an interrupted run loses at
+  most the models in training; running it again
   skips the models already in the file (no network is trained twice by accident);
 * each result carries the model's cost breakdown: ``build_s`` (constructing and initialising
   the network), ``setup_s``, ``capture_s`` (CUDA-graph capture or CPU convolution planning),
@@ -156,26 +157,18 @@ def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 class _Results:
-    """Append-only JSONL of results: each line flushed and fsynced; a torn last line (a kill
-    mid-write) is cut off before appending."""
+    """Append-only JSONL of results (:class:`designspace.files.LineAppender`): each line whole
+    or absent after any failure, a torn last line (a kill mid-write) cut off before appending."""
 
     def __init__(self, path: str | os.PathLike | None):
+        from designspace.files import LineAppender
+
         self.path = Path(path) if path is not None else None
-        self.f = None
-        if self.path is not None:
-            if self.path.exists():
-                data = self.path.read_bytes()
-                keep = data.rfind(b"\n") + 1
-                if keep != len(data):
-                    with open(self.path, "r+b") as f:
-                        f.truncate(keep)
-            self.f = open(self.path, "a", encoding="utf-8")
+        self.f = LineAppender(self.path) if self.path is not None else None
 
     def write(self, r: ModelResult) -> None:
         if self.f is not None:
-            self.f.write(r.to_json() + "\n")
-            self.f.flush()
-            os.fsync(self.f.fileno())
+            self.f.append(r.to_json())
 
     def close(self) -> None:
         if self.f is not None:

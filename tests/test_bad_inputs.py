@@ -74,12 +74,41 @@ ROWS = [
     ("sample-bad-space-file", ["sample", "--space", "{d}/space_bad.toml", "-o", "{d}/s.jsonl"], 2,
      "params.depth.low: -4 is a value families.regnet refuses", ["s.jsonl"]),
     ("sample-in-chans", ["sample", "--in-chans", "0", "-o", "{d}/s.jsonl"], 2, "--in-chans=0 must be >= 1", ["s.jsonl"]),
+    # upper bounds, refused at once (issue 27: --n 99999999999999999999 ran silently for 150 s)
+    ("sample-n-huge", ["sample", "--n", "99999999999999999999", "-o", "{d}/s.jsonl"], 2,
+     "--n=99999999999999999999 must be <= 1,000,000", ["s.jsonl"]),
+    ("sample-resolution-huge", ["sample", "--resolution", "10000000", "-o", "{d}/s.jsonl"], 2,
+     "--resolution=10000000 must be <= 4,096", ["s.jsonl"]),
+    ("sample-params-no-bound", ["sample", "--params", ":", "-o", "{d}/s.jsonl"], 2, "--params ':' sets neither end",
+     ["s.jsonl"]),
+    ("sample-seed-huge", ["sample", "--seed", "99999999999999999999", "-o", "{d}/s.jsonl"], 2,
+     "--seed=99999999999999999999 must be <=", ["s.jsonl"]),
+    ("sample-budget-huge", ["sample", "--budget", "99999999999999999999", "-o", "{d}/s.jsonl"], 2,
+     "--budget=99999999999999999999 must be <=", ["s.jsonl"]),
+    ("sample-num-classes-huge", ["sample", "--num-classes", "10000000000", "-o", "{d}/s.jsonl"], 2,
+     "--num-classes=10000000000 must be <= 1,000,000", ["s.jsonl"]),
+    ("sample-measure-batch-huge", ["sample", "--measure-batch", "10000000", "-o", "{d}/s.jsonl"], 2,
+     "--measure-batch=10000000 must be <=", ["s.jsonl"]),
+    ("sample-unknown-flag", ["sample", "--bogus", "-o", "{d}/s.jsonl"], 2, "unrecognized arguments: --bogus", ["s.jsonl"]),
     # show, list, spaces
     ("show-unknown", ["show", "resnet51"], 2, "model='resnet51' is not a named model; did you mean", []),
     ("show-missing-file", ["show", "{d}/missing.json"], 2, "spec file", []),
     ("show-bad-json", ["show", "{d}/bad.json"], 2, "is not valid JSON", []),
     ("show-resolution", ["show", "resnet50", "--resolution", "8"], 2, "resolution=8 is too small", []),
+    ("show-resolution-huge", ["show", "resnet50", "--resolution", "10000000"], 2, "--resolution=10000000 must be <= 4,096",
+     []),
     ("list-family", ["list", "--family", "vgg"], 2, "--family='vgg' is not one of", []),
+    ("list-format", ["list", "--format", "xml"], 2, "argument --format: invalid choice: 'xml'", []),
+    # bench
+    ("bench-batch0", ["bench", "regnetx_002", "--batch", "0"], 2, "--batch 0 must be >= 1", []),
+    ("bench-batch-huge", ["bench", "regnetx_002", "--batch", "10000000"], 2, "--batch 10000000 must be <= 65,536", []),
+    ("bench-rounds-huge", ["bench", "regnetx_002", "--rounds", "99999999999999999999"], 2,
+     "--rounds 99999999999999999999 must be <=", []),
+    ("bench-steps-word", ["bench", "regnetx_002", "--steps", "two"], 2, "argument --steps: invalid int value: 'two'", []),
+    ("bench-resolution-huge", ["bench", "regnetx_002", "--resolution", "10000000"], 2, "--resolution 10000000 must be <=",
+     []),
+    ("bench-threads-huge", ["bench", "regnetx_002", "--threads", "100000"], 2, "--threads 100000 must be <= 1,024", []),
+    ("bench-compare-unnamed", ["bench", "--compare", "{d}/net.json"], 2, "--compare needs named models", []),
     ("spaces-unknown", ["spaces", "anynetx_z"], 2, "space 'anynetx_z' is neither", []),
     # train: one model
     ("train-out-missing-dir", ["train", "{d}/net.json", "--data", "digits", "--out", "{d}/missing/r.json"], 2,
@@ -96,6 +125,31 @@ ROWS = [
     ("train-train-size-digits", ["train", "{d}/net.json", "--data", "digits", "--train-size", "100"], 2,
      "apply to the MNIST-family", []),
     ("train-split", ["train", "{d}/net.json", "--data", "fashion_mnist", "--split", "dev"], 2, "--split 'dev'", []),
+    ("train-epochs-word", ["train", "{d}/net.json", "--data", "digits", "--epochs", "abc"], 2,
+     "argument --epochs: invalid int value: 'abc'", []),
+    ("train-epochs-huge", ["train", "{d}/net.json", "--data", "digits", "--epochs", "99999999999999999999"], 2,
+     "--epochs 99999999999999999999 must be <= 10,000", []),
+    ("train-batch-huge", ["train", "{d}/net.json", "--data", "digits", "--batch-size", "100000000"], 2,
+     "--batch-size 100000000 must be <= 65,536", []),
+    ("train-seed-huge", ["train", "{d}/net.json", "--data", "digits", "--seed", "99999999999999999999"], 2,
+     "--seed 99999999999999999999 must be <=", []),
+    ("train-seed-negative", ["train", "{d}/net.json", "--data", "digits", "--seed", "-1"], 2,
+     "--seed -1 must be an integer >= 0", []),
+    ("train-threads-huge", ["train", "{d}/net.json", "--data", "digits", "--threads", "100000"], 2,
+     "--threads 100000 must be <= 1,024", []),
+    ("train-resolution-huge", ["train", "{d}/net.json", "--data", "digits", "--resolution", "10000000"], 2,
+     "--resolution 10000000 must be <= 4,096", []),
+    ("train-eval-every-huge", ["train", "{d}/net.json", "--data", "digits", "--eval-every", "99999999999999999999"], 2,
+     "--eval-every 99999999999999999999 must be <=", []),
+    ("train-val-size-huge", ["train", "{d}/net.json", "--data", "fashion_mnist", "--val-size", "99999999999999999999"], 2,
+     "--val-size 99999999999999999999 must be <=", []),
+    ("train-lr-nan", ["train", "{d}/net.json", "--data", "digits", "--lr", "nan"], 2, "--lr nan must be a number", []),
+    ("train-momentum", ["train", "{d}/net.json", "--data", "digits", "--momentum", "1.5"], 2,
+     "--momentum 1.5 must be a number in [0.0, 1.0)", []),
+    ("train-weight-decay-inf", ["train", "{d}/net.json", "--data", "digits", "--weight-decay", "inf"], 2,
+     "--weight-decay inf must be a number", []),
+    ("train-warmup", ["train", "{d}/net.json", "--data", "digits", "--epochs", "2", "--warmup-epochs", "3"], 2,
+     "--warmup-epochs 3.0 must be <= epochs (2)", []),
     ("train-unknown-model", ["train", "resnet51", "--data", "digits"], 2, "model='resnet51'", []),
     ("train-bad-json", ["train", "{d}/bad.json", "--data", "digits"], 2, "is not valid JSON", []),
     ("train-no-data", ["train", "{d}/net.json", "--data", "cifar10", "--no-download", "--data-root", "{d}/cifar"], 1,
@@ -110,6 +164,10 @@ ROWS = [
      "--workers 0 must be >= 1", ["r.jsonl"]),
     ("population-devices", ["train", "{d}/samples.jsonl", "--data", "digits", "--out", "{d}/r.jsonl", "--devices", "gpu0"],
      2, "'gpu0' is not a device", ["r.jsonl"]),
+    ("population-workers-huge", ["train", "{d}/samples.jsonl", "--data", "digits", "--out", "{d}/r.jsonl", "--workers",
+                                 "99999999999999999999"], 2, "--workers 99999999999999999999 must be <= 1,024", ["r.jsonl"]),
+    ("population-threads0", ["train", "{d}/samples.jsonl", "--data", "digits", "--out", "{d}/r.jsonl", "--threads", "0"],
+     2, "--threads 0 must be >= 1", ["r.jsonl"]),
     # study
     ("study-workers0", ["study", "run", "{d}/good.toml", "--workers", "0"], 2, "--workers=0 must be >= 1", ["good.db"]),
     ("study-workers-neg", ["study", "run", "{d}/good.toml", "--workers", "-3"], 2, "--workers=-3 must be >= 1", ["good.db"]),
@@ -243,3 +301,23 @@ def test_postgres_without_its_driver_names_the_extra(tmp_path):
                        capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "pip install 'designspace[postgres]'" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) <= 2  # the start line and the error
+
+
+def test_bench_compare_without_timm_fails_before_measuring(tmp_path):
+    import subprocess
+
+    code = ("import sys, importlib.abc\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] == 'timm': raise ImportError(name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import designspace.measure as m\n"
+            "def measured(*a, **k): raise SystemExit('measured before checking timm')\n"
+            "m._measure = measured\n"
+            "from designspace.cli import main; sys.exit(main(sys.argv[1:]))\n")
+    env = dict(os.environ, DESIGNSPACE_CACHE=str(tmp_path / "m.sqlite"))
+    r = subprocess.run([sys.executable, "-c", code, "bench", "--compare", "resnet18", "--resolution", "64", "--rounds",
+                        "1"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == ("designspace bench: error: bench --compare needs timm, which is not installed: "
+                                "pip install 'designspace[timm]'"), r.stderr

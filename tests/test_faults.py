@@ -244,3 +244,193 @@ def test_a_reader_that_closes_the_pipe_early_ends_the_command_quietly(tmp_path):
         assert p.returncode == 0, (args, err)
         assert "Traceback" not in err and "BrokenPipe" not in err and "error:" not in err, (args, err)
     assert not (ROOT / "-").exists() and not (tmp_path / "-").exists()
+
+
+# ------------------------------------------------------------------------------ a full disk
+# Injected ENOSPC (runs anywhere, no privileges): the operating system's answer to a write on a
+# full disk, at the point where it comes.  test_a_real_full_disk does the same on a 2 MiB tmpfs
+# where the machine allows mounting one.
+FULL = "no space left on device writing"
+
+
+def _inode(path: Path) -> int:
+    return os.stat(path).st_ino
+
+
+def _full_disk_for(monkeypatch, path: Path, after: int = 100) -> None:
+    """``os.write`` to ``path`` writes ``after`` bytes, then fails with ENOSPC (a disk that fills
+    in the middle of a line); writes to every other file go through."""
+    import errno
+
+    real, ino = os.write, _inode(path)
+
+    def write(fd, data):
+        if os.fstat(fd).st_ino == ino:
+            n = real(fd, bytes(data)[:after])
+            if n < len(data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return n
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+def _fsync_full(monkeypatch) -> None:
+    """Every fsync fails with ENOSPC (a network or delayed-allocation file system reports a full
+    disk when the data reaches it)."""
+    import errno
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def _one_line(err: str, path: Path, command: str) -> None:
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert lines and lines[-1] == f"designspace {command}: error: {FULL} {path}", err
+    assert "Traceback" not in err
+
+
+def test_a_results_line_is_whole_or_absent_when_the_disk_fills(tmp_path, monkeypatch, capsys):
+    """The issue's case: a population whose results file fills the disk in its third line."""
+    from designspace.cli import main
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "search"))
+    from test_population import RES, SPECS
+
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"spec": s.to_json()}) + "\n" for s in SPECS[:2]))
+    out = tmp_path / "r.jsonl"
+    argv = ["train", str(samples), "--data", "digits", "--resolution", str(RES), "--epochs", "1", "--batch-size", "64",
+            "-o", str(out)]
+    assert main(argv[:-1] + [str(tmp_path / "first.jsonl")]) == 0
+    first = (tmp_path / "first.jsonl").read_text().splitlines(keepends=True)
+    out.write_text(first[0])  # one model trained earlier: the run resumes and appends the second
+    capsys.readouterr()
+    _full_disk_for(monkeypatch, out)
+    assert main(argv) == 1
+    _one_line(capsys.readouterr().err, out, "train")
+    assert out.read_text() == first[0]  # the cut line is gone: whole lines only
+    monkeypatch.undo()
+    assert main(argv) == 0  # space again: the same command resumes and completes the file
+    lines = out.read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(l)["status"] == "done" for l in lines)
+
+
+def test_line_appender_keeps_whole_lines_through_any_failure(tmp_path, monkeypatch):
+    from designspace.files import DiskFull, LineAppender
+
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"a": 1}\n{"b": ')  # a line torn by a SIGKILL or a crash
+    with LineAppender(path) as f:
+        assert path.read_text() == '{"a": 1}\n'  # cut when opened again
+        f.append('{"c": 3}')
+    real = os.write
+
+    def interrupted(fd, data):  # Ctrl-C after part of the line reached the file
+        real(fd, bytes(data)[:3])
+        raise KeyboardInterrupt
+
+    with LineAppender(path) as f:
+        monkeypatch.setattr(os, "write", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            f.append('{"d": 4}')
+        monkeypatch.undo()
+        assert path.read_text() == '{"a": 1}\n{"c": 3}\n'
+        _full_disk_for(monkeypatch, path, after=2)
+        with pytest.raises(DiskFull, match=f"{FULL} {path}"):
+            f.append('{"e": 5}')
+        assert path.read_text() == '{"a": 1}\n{"c": 3}\n'
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_sample_on_a_full_disk_is_one_line_and_leaves_the_old_file(tmp_path, monkeypatch, capsys, fmt):
+    from designspace.cli import main
+
+    out = tmp_path / f"s.{fmt}"
+    out.write_text("old\n")
+    _fsync_full(monkeypatch)
+    assert main(["sample", "--n", "200", "-o", str(out)]) == 1
+    _one_line(capsys.readouterr().err, out, "sample")
+    assert out.read_text() == "old\n" and temporaries(tmp_path) == []
+
+
+def test_train_out_on_a_full_disk_keeps_the_printed_result(tmp_path, monkeypatch, capsys):
+    from designspace.cli import main
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "search"))
+    from test_population import RES, SPECS
+
+    spec = tmp_path / "net.json"
+    spec.write_text(SPECS[0].to_json())
+    out = tmp_path / "r.json"
+    _fsync_full(monkeypatch)
+    assert main(["train", str(spec), "--data", "digits", "--resolution", str(RES), "--epochs", "1",
+                 "-o", str(out)]) == 1
+    cap = capsys.readouterr()
+    _one_line(cap.err, out, "train")
+    assert "top-1 error" in cap.out  # what was computed is on the screen
+    assert not out.exists() and temporaries(tmp_path) == []
+
+
+def test_analyze_on_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    from designspace.cli import main
+
+    (tmp_path / "m.csv").write_text("error,flops,space\n" + "".join(f"{0.1 + i / 100},{1e6 + i},{'ab'[i % 2]}\n"
+                                                                    for i in range(40)))
+    out = tmp_path / "r.html"
+    _fsync_full(monkeypatch)
+    assert main(["analyze", str(tmp_path / "m.csv"), "--bootstrap", "20", "-o", str(out)]) == 1
+    _one_line(capsys.readouterr().err, out, "analyze")
+    assert not out.exists() and temporaries(tmp_path) == []
+
+
+def test_bench_cache_on_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from designspace import measure as m
+    from designspace.cli import main
+
+    cache = tmp_path / "m.sqlite"
+    monkeypatch.setenv("DESIGNSPACE_CACHE", str(cache))
+    real = m._connect
+
+    class Full:  # SQLite's answer on a full disk, at the insert
+        def __init__(self, con):
+            self.con = con
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.con.close()
+
+        def execute(self, sql, *a):
+            if sql.startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.con.execute(sql, *a)
+
+    monkeypatch.setattr(m, "_connect", lambda path: Full(real(path)))
+    assert main(["bench", "regnetx_002", "--resolution", "32", "--rounds", "1", "--steps", "1", "--batch", "2"]) == 1
+    _one_line(capsys.readouterr().err, cache, "bench")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mounting a tmpfs needs root; the "
+                    "injected-ENOSPC tests above cover the same paths")
+def test_a_real_full_disk(tmp_path):
+    """The issue's commands on a 2 MiB tmpfs filled to its last pages."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("this machine refuses to mount a tmpfs (a container without the capability)")
+    try:
+        subprocess.run(["dd", "if=/dev/zero", f"of={mnt / 'fill'}", "bs=4k", "count=511"], capture_output=True)
+        for args, out in ((["sample", "--n", "20000", "-o"], "s.jsonl"),
+                          (["sample", "--n", "20000", "--format", "csv", "-o"], "s.csv")):
+            p = start(*args, str(mnt / out))
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 1 and err.strip() == f"designspace sample: error: {FULL} {mnt / out}", err
+            assert sorted(x.name for x in mnt.iterdir()) == ["fill"]  # nothing partial, no temporary file
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

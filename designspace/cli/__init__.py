@@ -6,7 +6,8 @@ Each subcommand lives next to the code it drives, ``<package>/commands/<name>.py
 subcommand's module is imported, so ``designspace sample`` never pays for torch, optuna or
 plotly.
 
-Exit status: 0 done; 1 a run-time failure (a dataset that cannot be read, a storage error);
+Exit status: 0 done; 1 a run-time failure (a dataset that cannot be read, a storage error, a
+full disk: ``no space left on device writing PATH``);
 2 a bad input of any kind (:class:`~designspace.errors.InputError`: a flag, a spec, a file, a
 study or space file), always one line on standard error naming the value; 130 Ctrl-C; 143
 SIGTERM (temporary files removed either way).  ``-v`` shows debug messages, ``-q`` only
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import InputError, UsageError
 
@@ -37,29 +38,56 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _verbosity(top: bool = False) -> argparse.ArgumentParser:
-    """``-v``/``-q``, accepted before and after the subcommand (the subcommand's copies default
-    to SUPPRESS so they do not reset what was given before it)."""
-    v = argparse.ArgumentParser(add_help=False)
-    g = v.add_argument_group("messages")
+class _ArgumentError(Exception):
+    """argparse's own complaint (an unknown flag, a value of the wrong type), as one line."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog, self.message = prog, message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump), for every subcommand and
+    every action below it (argparse makes sub-parsers of the parser's own class)."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        raise _ArgumentError(self.prog, message)
+
+
+def add_verbosity(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """``-v``/``-q`` on ``p``, accepted before and after the subcommand (below the top, they
+    default to SUPPRESS so that they do not reset what was given before)."""
+    g = p.add_argument_group("messages")
     default = 0 if top else argparse.SUPPRESS
-    g.add_argument("-v", "--verbose", action="count", default=default, help="show debug messages")
-    g.add_argument("-q", "--quiet", action="count", default=default, help="only warnings and errors; no progress bars")
-    return v
+    g.add_argument("-v", "--verbose", action="count", default=default, help="show debug messages (default: off)")
+    g.add_argument("-q", "--quiet", action="count", default=default,
+                   help="only warnings and errors; no progress bars (default: off)")
+
+
+def _verbosity_below(p: argparse.ArgumentParser) -> None:
+    """Give every action of a subcommand (``study run``, ``study status``, ...) ``-v``/``-q`` too,
+    unless its module added them itself: ``designspace study run spec.toml -q`` works."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                if "-q" not in child._option_string_actions and "-v" not in child._option_string_actions:
+                    add_verbosity(child)
+                _verbosity_below(child)
 
 
 def _parser(only: str | None) -> argparse.ArgumentParser:
     from .. import __version__
 
-    common = _verbosity(top=True)
-    p = argparse.ArgumentParser(prog="designspace", description="Design spaces of convolutional networks.",
-                                parents=[common])
+    p = _Parser(prog="designspace", description="Design spaces of convolutional networks.")
+    add_verbosity(p, top=True)
     p.add_argument("--version", action="version", version=f"designspace {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
-        sp = sub.add_parser(name, help=help_, description=help_, parents=[_verbosity()])
+        sp = sub.add_parser(name, help=help_, description=help_)
+        add_verbosity(sp)
         if name == only:
             importlib.import_module(module).add_arguments(sp)
+            _verbosity_below(sp)
     return p
 
 
@@ -99,14 +127,19 @@ def _join_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..files import Terminated, terminate_raises
+    from ..files import DiskFull, Terminated, is_disk_full, terminate_raises
     from ..logs import configure, verbosity_level
 
     argv = _join_values(sys.argv[1:] if argv is None else list(argv))
     chosen = next((a for a in argv if not a.startswith("-")), None)
     only = chosen if chosen in COMMANDS else None
     parser = _parser(only)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _ArgumentError as e:  # one line, exit 2, like every other bad input
+        prog = e.prog if e.prog != "designspace" or only is None else f"designspace {only}"
+        print(f"{prog}: error: {e.message} (see {prog} --help)", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help()
         return 2
@@ -123,14 +156,20 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"designspace {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # (an OSError: before the clause below)
+        return 0
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        where = e.path if isinstance(e, DiskFull) else (e.filename or "a file")
+        print(f"designspace {args.command}: error: no space left on device writing {where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"designspace {args.command}: interrupted", file=sys.stderr)
         return 130
     except Terminated:
         print(f"designspace {args.command}: terminated", file=sys.stderr)
         return Terminated.exit_code
-    except BrokenPipeError:
-        return 0
 
 
 def _one_line(e: BaseException) -> str:

@@ -20,31 +20,33 @@ from typing import Any, TextIO
 
 from ..errors import UsageError
 from ..files import check_output, write_output
+from ..flags import MAX_BATCH, MAX_RESOLUTION, MAX_ROUNDS, MAX_THREADS, bounded_int
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL", help="named models, spec JSON files, or one sample file (JSONL/CSV)")
-    p.add_argument("--compare", action="store_true", help="also time timm's own model of each named model")
+    p.add_argument("--compare", action="store_true", help="also time timm's own model of each named model (default off)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--batch", type=int, default=8, help="batch of the training and throughput rounds (default 8)")
     p.add_argument("--resolution", type=int, default=None, help="input size (default: each spec's own)")
     p.add_argument("--rounds", type=int, default=10, help="timed rounds (default 10)")
     p.add_argument("--steps", type=int, default=2, help="steps per round (default 2)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    p.add_argument("--no-cache", action="store_true", help="measure even when the cache has the figure")
+    p.add_argument("--no-cache", action="store_true", help="measure even when the cache has the figure (default: use the cache)")
     p.add_argument("-o", "--output", default=None, help="with a sample file: the records with measured columns, "
-                   "JSONL (- for stdout)")
+                   "JSONL (- for stdout; default: a table on stdout)")
 
 
 def _check(args: argparse.Namespace) -> None:
     if not args.models:
         raise UsageError("name at least one model, spec file or sample file")
-    for flag, v in (("--batch", args.batch), ("--rounds", args.rounds), ("--steps", args.steps),
-                    ("--threads", args.threads), ("--resolution", args.resolution)):
-        if v is not None and v < 1:
-            raise UsageError(f"{flag} {v} must be >= 1")
+    for flag, v, hi in (("--batch", args.batch, MAX_BATCH), ("--rounds", args.rounds, MAX_ROUNDS),
+                        ("--steps", args.steps, MAX_ROUNDS), ("--threads", args.threads, MAX_THREADS),
+                        ("--resolution", args.resolution, MAX_RESOLUTION)):
+        if v is not None:
+            bounded_int(flag, v, 1, hi)
     import torch
 
     try:
@@ -56,6 +58,14 @@ def _check(args: argparse.Namespace) -> None:
     if dev.type not in ("cpu", "cuda"):
         raise UsageError(f"--device {args.device}: only cpu and cuda are measured")
     check_output(args.output, "-o")
+    if args.compare:  # before anything is measured: a missing timm or an unnamed model fails at once
+        from .. import zoo
+        from ..errors import require
+
+        for ref in args.models:
+            if ref not in zoo:
+                raise UsageError(f"--compare needs named models (timm has {ref!r} under no name)")
+        require("timm", extra="timm", what="bench --compare")
 
 
 def _sample_file(path: str) -> bool:
@@ -110,12 +120,12 @@ def _run_models(args: argparse.Namespace) -> int:
         rows.append(row)
     header = ["model", "FLOPs", "params", "acts", "train img/s", "latency ms", "infer img/s", "peak mem"]
     if args.compare:
-        header += ["timm train img/s", "speed ours/timm", "timm latency ms", "speed ours/timm"]
+        header += ["timm train img/s", "train speed ours/timm", "timm latency ms", "latency speed ours/timm"]
     print(format_table(header, rows, right=[False] + [True] * (len(header) - 1)))
     m0 = _measure(specs[0][1], args)
     print(f"\n{m0.device}, batch {args.batch}, {m0.dtype}, {m0.layout}; median of {args.rounds} rounds; {CONVENTION}")
     if args.compare:
-        print("speed ours/timm: median of per-round ratios, the two models timed in alternating rounds "
+        print("train/latency speed ours/timm: median of per-round ratios, the two models timed in alternating rounds "
               "(above 1: ours is faster; ours runs as the trainer runs it, fast grouped convolutions included)")
     return 0
 

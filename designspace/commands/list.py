@@ -10,8 +10,9 @@ from ..errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--family", help="only this family (resnet, resnet_rs, regnet, efficientnet, tresnet)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--family", help="only this family: resnet, resnet_rs, regnet, efficientnet, tresnet (default: all)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (aligned, for reading), csv or json (default table)")
 
 
 def rows(family: str | None = None) -> list[dict]:

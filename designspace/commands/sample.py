@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from ..errors import UsageError
 from ..files import check_output, write_output
+from ..flags import MAX_BATCH, MAX_CHANNELS, MAX_CLASSES, MAX_DRAWS, MAX_RESOLUTION, MAX_SAMPLES, MAX_SEED, bounded_int
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,14 @@ SAMPLERS = ("random", "sobol")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default="regnetx", help="a built-in space (`designspace spaces`) or a .toml file (default regnetx)")
-    p.add_argument("--n", default="100", help="number of models to keep (default 100)")
+    p.add_argument("--n", default="100", help=f"number of models to keep, at most {MAX_SAMPLES:,} (default 100)")
     p.add_argument("--seed", default="0", help="random seed; the same seed gives byte-identical output (default 0)")
-    p.add_argument("--flops", help="keep models with flops in LO:HI, e.g. 360M:400M, :1G, 2G: (K, M, G suffixes)")
-    p.add_argument("--params", help="keep models with a parameter count in LO:HI, e.g. :10M")
-    p.add_argument("--acts", help="keep models with activations in LO:HI")
+    p.add_argument("--flops", help="keep models with flops in LO:HI, e.g. 360M:400M, :1G, 2G: (K, M, G suffixes; "
+                   "default: the space's own regime)")
+    p.add_argument("--params", help="keep models with a parameter count in LO:HI, e.g. :10M (default: any)")
+    p.add_argument("--acts", help="keep models with activations in LO:HI (default: any)")
     p.add_argument("--resolution", help="N fixes the input resolution of every model (e.g. 32; for efficientnet_scaling, the base "
-                   "resolution it scales); LO:HI keeps models whose sampled resolution lies in it")
+                   "resolution it scales); LO:HI keeps models whose sampled resolution lies in it (default: the space's)")
     p.add_argument("--num-classes", help="classifier outputs (default 1000; e.g. 10 for CIFAR-10)")
     p.add_argument("--in-chans", help="input channels (default 3; 1 for grey images such as Fashion-MNIST)")
     p.add_argument("--geometry", default="imagenet", help="imagenet (the family's stem and strides; default) or cifar "
@@ -49,21 +51,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="drop repeated specs (same id); on by default")
     p.add_argument("--budget", help="give up after this many draws (default: 2M for numpy-evaluated spaces, 50K otherwise, or more for large --n)")
     p.add_argument("--measure", action="store_true", help="measure every sampled model's speed on --measure-device "
-                   "(adds train_images_per_s, infer_latency_ms, infer_images_per_s, peak_memory_bytes; imports torch)")
+                   "(adds train_images_per_s, infer_latency_ms, infer_images_per_s, peak_memory_bytes; imports torch; default off)")
     p.add_argument("--measure-device", default="cpu", help="device for --measure (default cpu)")
     p.add_argument("--measure-batch", default="8", help="batch for --measure (default 8)")
     p.add_argument("--format", help="jsonl or csv (default: from the output's extension, else jsonl)")
     p.add_argument("-o", "--output", help="output file, or - for stdout (default: SPACE_nN_seedS.FORMAT here)")
 
 
-def _int(flag: str, text: Any, minimum: int) -> int:
-    try:
-        v = int(str(text).replace("_", ""))
-    except ValueError:
-        raise UsageError(f"{flag}={text!r} is not an integer") from None
-    if v < minimum:
-        raise UsageError(f"{flag}={v} must be >= {minimum}")
-    return v
+def _int(flag: str, text: Any, minimum: int, maximum: int) -> int:
+    return bounded_int(flag, text, minimum, maximum, sep="=")
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -72,11 +68,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     from ..spaces import SpaceError, get_space, merge_regimes, parse_range
     from ..spaces.sampling import Regime
 
-    n = _int("--n", args.n, 1)
-    seed = _int("--seed", args.seed, 0)
-    budget = _int("--budget", args.budget, 1) if args.budget is not None else None
-    num_classes = _int("--num-classes", args.num_classes, 1) if args.num_classes is not None else None
-    in_chans = _int("--in-chans", args.in_chans, 1) if args.in_chans is not None else None
+    n = _int("--n", args.n, 1, MAX_SAMPLES)
+    seed = _int("--seed", args.seed, 0, MAX_SEED)
+    budget = _int("--budget", args.budget, 1, MAX_DRAWS) if args.budget is not None else None
+    num_classes = _int("--num-classes", args.num_classes, 1, MAX_CLASSES) if args.num_classes is not None else None
+    in_chans = _int("--in-chans", args.in_chans, 1, MAX_CHANNELS) if args.in_chans is not None else None
     if args.geometry not in GEOMETRIES:
         raise UsageError(f"--geometry={args.geometry!r} is not one of {', '.join(GEOMETRIES)}")
     if args.sampler not in SAMPLERS:
@@ -86,12 +82,16 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         if ":" in args.resolution:
             res_range = args.resolution
         else:
-            fixed = _int("--resolution", args.resolution, 1)
+            fixed = _int("--resolution", args.resolution, 1, MAX_RESOLUTION)
     try:
         ranges = {k: parse_range(getattr(args, k), f"--{k}") for k in ("flops", "params", "acts")}
         ranges["resolution"] = parse_range(res_range, "--resolution")
     except ValueError as e:
         raise UsageError(str(e)) from None
+    for k in ("flops", "params", "acts", "resolution"):
+        text = res_range if k == "resolution" else getattr(args, k)
+        if text is not None and ranges[k] == (None, None):
+            raise UsageError(f"--{k} {text!r} sets neither end; give LO:HI, :HI or LO: (e.g. :10M)")
     try:
         space = get_space(args.space, resolution=fixed, num_classes=num_classes, in_chans=in_chans)
         if args.geometry != "imagenet":
@@ -112,7 +112,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", space.name) or "samples"
         out = f"{stem}_n{n}_seed{seed}.{fmt}"
     check_output(out, "-o")
-    measure_batch = _int("--measure-batch", args.measure_batch, 1)
+    measure_batch = _int("--measure-batch", args.measure_batch, 1, MAX_BATCH)
     if args.measure:
         import torch
 

@@ -5,12 +5,13 @@ import argparse
 import os
 
 from ..errors import UsageError
+from ..flags import MAX_RESOLUTION, bounded_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="NAME_OR_SPEC", help="a named model (see `designspace list`) or a spec JSON file")
     p.add_argument("--resolution", type=int, help="count at this input resolution (default: the spec's)")
-    p.add_argument("--json", action="store_true", help="print the spec as JSON instead of the table")
+    p.add_argument("--json", action="store_true", help="print the spec as JSON instead of the table (default: the table)")
     p.add_argument("--geometry", default="imagenet", help="imagenet (the spec's own stem and strides; default) or cifar "
                    "(3x3 stride-1 stem, total stride 8)")
 
@@ -41,12 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from .. import CONVENTION
     from ..complexity import count_parts, stage_maps
     from ..kinds import block_kind
-    from ._table import format_table, human
-
     from ..geometry import GEOMETRIES, apply_geometry
+    from ._table import format_table, human
 
     if args.geometry not in GEOMETRIES:
         raise UsageError(f"--geometry={args.geometry!r} is not one of {', '.join(GEOMETRIES)}")
+    if args.resolution is not None:
+        bounded_int("--resolution", args.resolution, 1, MAX_RESOLUTION, sep="=")
     spec = load_spec(args.model)
     spec = apply_geometry(spec, args.geometry)
     if args.json:

@@ -23,6 +23,8 @@ from typing import Any
 
 from designspace.errors import UsageError
 from designspace.files import check_output, write_output
+from designspace.flags import (MAX_BATCH, MAX_EPOCHS, MAX_IMAGES, MAX_RESOLUTION, MAX_SEED, MAX_THREADS, MAX_WORKERS,
+                               bounded_int)
 
 log = logging.getLogger(__name__)
 
@@ -35,41 +37,46 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="cifar10", help=f"dataset: {', '.join(DATASETS)} (default cifar10)")
     p.add_argument("--data-root", default=None, help="directory holding (or receiving) the dataset "
                    "(default $DESIGNSPACE_DATA, then the system copy, then ~/.cache/designspace/data)")
-    p.add_argument("--no-download", action="store_true", help="never download; fail if the data is not there")
+    p.add_argument("--no-download", action="store_true", help="never download; fail if the data is not there (default: download when missing)")
     p.add_argument("--resolution", type=int, default=None,
                    help="image size (default: the dataset's; the spec's for imagefolder; Fashion-MNIST 28, "
                         "or 32 zero-padded)")
     p.add_argument("--train-size", type=int, default=None,
-                   help="train on this many images (stratified, seeded subset; MNIST-family data sets)")
+                   help="train on this many images (stratified, seeded subset; MNIST-family data sets; default: all "
+                        "but the validation split)")
     p.add_argument("--val-size", type=int, default=None,
                    help="held-out validation images (stratified; MNIST family, default 10000)")
     p.add_argument("--split", default="val", help="val: evaluate on the held-out validation split (default); "
                    "test: train on the whole training set, evaluate on the official test set (MNIST family)")
     g = p.add_argument_group("schedule")
-    g.add_argument("--epochs", type=int, default=10)
-    g.add_argument("--batch-size", type=int, default=256)
+    g.add_argument("--epochs", type=int, default=10, help=f"training epochs, at most {MAX_EPOCHS:,} (default 10)")
+    g.add_argument("--batch-size", type=int, default=256, help="training batch (default 256)")
     g.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default 0.1)")
-    g.add_argument("--momentum", type=float, default=0.9)
-    g.add_argument("--no-nesterov", action="store_true", help="plain momentum instead of Nesterov's")
-    g.add_argument("--weight-decay", type=float, default=5e-4)
-    g.add_argument("--label-smoothing", type=float, default=0.0)
-    g.add_argument("--warmup-epochs", type=float, default=0.0)
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum in [0, 1) (default 0.9)")
+    g.add_argument("--no-nesterov", action="store_true", help="plain momentum instead of Nesterov's (default: Nesterov)")
+    g.add_argument("--weight-decay", type=float, default=5e-4,
+                   help="weight decay of conv and linear weights; norm parameters and biases get none (default 5e-4)")
+    g.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing in [0, 1) (default 0: off)")
+    g.add_argument("--warmup-epochs", type=float, default=0.0,
+                   help="epochs of linear learning-rate warmup before the cosine decay, may be fractional (default 0)")
     g.add_argument("--ema", type=float, default=0.0, help="weight EMA decay, e.g. 0.999 (default off)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, help="seed of the initialisation, data order and augmentation; "
+                   "with the same thread count, the same seed gives the same digits (default 0)")
     g.add_argument("--eval-every", type=int, default=1, help="evaluate every N epochs and after the last (default 1)")
-    g.add_argument("--amp", default="bf16", help="CUDA autocast: bf16, fp16 or off (CPU is always fp32)")
-    g.add_argument("--no-channels-last", action="store_true")
-    g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
-    g.add_argument("--cuda-graphs", default="auto", help="CUDA: capture the training step as a graph: auto, on, off")
+    g.add_argument("--amp", default="bf16", help="CUDA autocast: bf16, fp16 or off (default bf16; CPU is always fp32)")
+    g.add_argument("--no-channels-last", action="store_true",
+                   help="keep the NCHW layout (default: channels_last, faster on CPU and CUDA)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA; default off)")
+    g.add_argument("--cuda-graphs", default="auto", help="CUDA: capture the training step as a graph: auto, on, off (default auto: kept when faster)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     p.add_argument("--workers", type=int, default=None,
                    help="population: training processes (default 1); one model: DataLoader workers when data is "
                         "streamed (default 4)")
-    p.add_argument("--devices", default=None, help="population: comma-separated devices, worker i on devices[i %% n]")
+    p.add_argument("--devices", default=None, help="population: comma-separated devices, worker i on devices[i %% n] (default: --device for every worker)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / processes, "
                    "or OMP_NUM_THREADS)")
     p.add_argument("--out", "-o", default=None, help="one model: result JSON (atomic; - for stdout); a population: "
-                   "results JSON lines, appended as models finish (required)")
+                   "results JSON lines, appended as models finish (required; default for one model: no file)")
 
 
 def _is_sample_file(arg: str) -> bool:
@@ -114,11 +121,14 @@ def _check(args: argparse.Namespace, population: bool) -> None:
         close = difflib.get_close_matches(args.data, DATASETS, n=1)
         raise UsageError(f"--data {args.data!r} is not one of {', '.join(DATASETS)}"
                          + (f"; did you mean {close[0]}?" if close else ""))
-    for flag, v, lo in (("--resolution", args.resolution, 1), ("--train-size", args.train_size, 10),
-                        ("--val-size", args.val_size, 10),
-                        ("--workers", args.workers, 1 if population else 0), ("--threads", args.threads, 1)):
-        if v is not None and v < lo:
-            raise UsageError(f"{flag} {v} must be >= {lo}")
+    for flag, v, lo, hi in (("--resolution", args.resolution, 1, MAX_RESOLUTION),
+                            ("--train-size", args.train_size, 10, MAX_IMAGES), ("--val-size", args.val_size, 10, MAX_IMAGES),
+                            ("--workers", args.workers, 1 if population else 0, MAX_WORKERS),
+                            ("--threads", args.threads, 1, MAX_THREADS), ("--epochs", args.epochs, None, MAX_EPOCHS),
+                            ("--batch-size", args.batch_size, None, MAX_BATCH), ("--seed", args.seed, None, MAX_SEED),
+                            ("--eval-every", args.eval_every, None, MAX_EPOCHS)):
+        if v is not None and (lo is not None or v > hi):  # without lo here: the schedule's check names the flag
+            bounded_int(flag, v, lo or 0, hi)
     if args.split not in ("val", "test"):
         raise UsageError(f"--split {args.split!r} is not one of val, test")
     mnist = args.data in ("fashion_mnist", "mnist", "kmnist")
@@ -204,10 +214,14 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
     import torch
 
     import designspace
-    from designspace.search.cores import register, share_threads
+    from designspace.search.cores import register, share_threads, thread_choice
 
     register()
+    threads, why = thread_choice(args.threads)
     share_threads(args.threads)
+    if (args.device or "cpu").startswith("cpu") or not torch.cuda.is_available():
+        log.info("designspace train: %d CPU thread%s (%s), seed %d", threads, "s" if threads != 1 else "", why,
+                 schedule.seed)
     spec = spec.replace(num_classes=ds.num_classes, resolution=ds.resolution, in_chans=ds.channels)
     torch.manual_seed(schedule.seed)
     model = designspace.build(spec)
@@ -221,9 +235,9 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
         pbar.update(1)
 
     def epoch_line(s: Any) -> None:
-        top5 = f"  top-5 {100 * s.val_top5_err:.2f}%" if s.val_top5_err is not None else ""
+        top5 = f"  top-5 error {100 * s.val_top5_err:.2f}%" if s.val_top5_err is not None else ""
         pbar.clear()
-        log.info("epoch %d/%d  loss %.4f  top-1 %.2f%%%s  %s img/s  %.1f s", s.epoch, schedule.epochs, s.train_loss,
+        log.info("epoch %d/%d  loss %.4f  error %.2f%%%s  %s img/s  %.1f s", s.epoch, schedule.epochs, s.train_loss,
                  100 * s.val_top1_err, top5, f"{s.images_per_s:,.0f}", s.seconds)
         pbar.reset()
 
@@ -239,10 +253,13 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
     top5 = f", top-5 error {100 * f.val_top5_err:.2f}%" if f.val_top5_err is not None else ""
     mean_ips = sum(s.images_per_s for s in result.history) / len(result.history)
     on = "test" if ds.split == "test" else "validation"
-    print(f"{name} on {ds.name}: top-1 error {100 * f.val_top1_err:.2f}%{top5} ({on}) after {f.epoch} epochs "
-          f"in {result.seconds:.1f} s, {mean_ips:,.0f} images/s ({result.device}, {result.precision})")
+    threads = result.extra.get("threads")
+    print(f"{name} on {ds.name}: top-1 error {100 * f.val_top1_err:.2f}%{top5} ({on}) after {_epochs(f.epoch)} "
+          f"in {result.seconds:.1f} s, {mean_ips:,.0f} images/s "
+          f"({run_label(result.device, threads, schedule.seed)}, {result.precision})")
     if args.out:
-        out = {"model": args.model, "spec": spec.to_dict(), "spec_id": spec.id, **result.to_dict()}
+        out = {"model": args.model, "spec": spec.to_dict(), "spec_id": spec.id, "device": result.device,
+               "threads": threads, "seed": schedule.seed, **result.to_dict()}
         write_output(args.out, lambda fh: fh.write(json.dumps(out, indent=2) + "\n"))
     return 0
 
@@ -271,6 +288,7 @@ def _run_population(args: argparse.Namespace, schedule: Any) -> int:
         return 1
     ref = DataRef(args.data, args.data_root, resolution, _data_options(args),
                   shape=(ds.num_classes, ds.resolution, ds.channels))
+    _warn_if_adapted(specs, ds)
     if (args.workers or 1) > 1:
         ds = None  # each worker loads its own copy
     already = len(read_results(args.out))
@@ -282,7 +300,7 @@ def _run_population(args: argparse.Namespace, schedule: Any) -> int:
         err = f"error {100 * r.error:.2f}%" if r.error is not None else f"failed: {r.reason}"
         pbar.clear()
         print(f"model {r.index} {r.id}: {err}, {r.seconds:.1f} s ({r.images_per_s:,.0f} img/s, "
-              f"{r.flops / 1e6:.2f} MFLOPs, {r.device})", flush=True)
+              f"{r.flops / 1e6:.2f} MFLOPs, {run_label(r.device, r.threads, r.seed)})", flush=True)
         pbar.refresh()
 
     from designspace.search.population import PopulationError
@@ -303,6 +321,33 @@ def _run_population(args: argparse.Namespace, schedule: Any) -> int:
     print(f"{len(results)} models ({trained} trained now, {len(results) - trained} from earlier runs), "
           f"{len(ok)} finished: {per_hour:,.0f} models/hour over {wall:.1f} s; results in {args.out}")
     return 0 if len(ok) == len(results) else 1
+
+
+def _warn_if_adapted(specs: list[Any], ds: Any) -> None:
+    """Networks sampled for other classes or channels than the data set's train as adapted
+    networks, whose FLOPs differ from the sample's: a filter such as ``--flops :10M`` chose them
+    by a different network's count.  Say so once, with the flags that make them agree."""
+    other = [s for s in specs if (s.num_classes, s.in_chans) != (ds.num_classes, ds.channels)]
+    if other:
+        s = other[0]
+        log.warning("designspace train: %d of %d networks were sampled for %d classes and %d channels, %s has %d and "
+                    "%d: they train adapted, with other FLOPs than the sample's (sample with --num-classes %d "
+                    "--in-chans %d to filter the networks that train)", len(other), len(specs), s.num_classes,
+                    s.in_chans, ds.name, ds.num_classes, ds.channels, ds.num_classes, ds.channels)
+
+
+def run_label(device: str, threads: int | None, seed: int) -> str:
+    """How a result was computed, for every line that prints one: ``cpu, 2 threads, seed 0``
+    (a CPU result's digits depend on the thread count; a GPU's has no thread count)."""
+    parts = [device or "device unknown"]
+    if threads:
+        parts.append(f"{threads} thread{'s' if threads != 1 else ''}")
+    parts.append(f"seed {seed}")
+    return ", ".join(parts)
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
 
 
 def _flag_message(msg: str) -> str:

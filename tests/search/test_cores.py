@@ -76,3 +76,29 @@ def test_live_trainers_divide_the_cores(monkeypatch, tmp_path):
             p.kill()
             p.wait()
     assert cores.live_processes() == 1  # nobody: still at least 1
+
+
+def test_trainers_of_another_command_are_not_counted(monkeypatch, tmp_path):
+    """Another user's or another shell's trainers (another process group) never change this
+    command's thread count: the choice is the same on an idle and on a shared machine."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    for v in cores.USER_THREAD_ENV:
+        monkeypatch.delenv(v, raising=False)
+    import torch
+
+    monkeypatch.setattr(cores, "usable_cores", lambda: 8)
+    monkeypatch.setattr(cores, "_torch_threads_at_import", 8)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True, env=env,
+                              start_new_session=True) for _ in range(3)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ok"
+        assert len(list((tmp_path / f"designspace-trainers-{os.getuid()}").iterdir())) == 3  # they did register
+        assert cores.live_processes() == 1
+        assert cores.thread_choice() == (8, "8 cores / 1 training process(es) of this command")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

@@ -114,6 +114,11 @@ def test_cli_population_resumes(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("error") >= 3 and "3 trained now" in r.stdout
+    lines = [l for l in r.stdout.splitlines() if l.startswith("model ")]
+    threads = [rec["threads"] for rec in read_results(out)]
+    assert len(lines) == 3 and all(f"cpu, {t} thread" in l and ", seed 0)" in l for l, t in zip(lines, threads)), lines
+    # sampled for 1000 classes and 3 channels, trained at 10 and 1: the user is told, once
+    assert r.stderr.count("3 of 3 networks were sampled for 1000 classes and 3 channels, digits has 10 and 1") == 1
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0 and "0 trained now, 3 from earlier runs" in r.stdout
     assert len(read_results(out)) == 3

@@ -182,9 +182,12 @@ def test_cli_train_on_digits_end_to_end(tmp_path, capsys):
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     last = cap.out.strip().splitlines()[-1]
-    assert "on digits: top-1 error" in last and "after 1 epochs" in last and "images/s" in last
-    assert "epoch 1/1" in cap.err  # the per-epoch line on stderr
+    assert "on digits: top-1 error" in last and "after 1 epoch in" in last and "images/s" in last
     saved = json.loads(out.read_text())
+    assert f"(cpu, {saved['threads']} thread" in last and ", seed 0, fp32)" in last  # how the digits were computed
+    assert saved["seed"] == 0 and saved["device"] == "cpu" and saved["threads"] >= 1
+    epoch = [l for l in cap.err.splitlines() if "epoch 1/1" in l]  # the per-epoch line on stderr
+    assert epoch and "  error " in epoch[0] and "top-1" not in epoch[0]  # an error rate, labelled as one
     assert saved["spec"]["num_classes"] == 10 and saved["spec"]["resolution"] == RES
     assert saved["schedule"]["epochs"] == 1 and len(saved["history"]) == 1
     assert f"{100 * saved['history'][0]['val_top1_err']:.2f}%" in last
