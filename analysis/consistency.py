@@ -59,6 +59,7 @@ def _replace(df: "pd.DataFrame", from_spec: bool) -> "tuple[pd.DataFrame, dict[s
         return df, {}
     df = df.copy()
     for c, rows in bad.items():
+        df[c] = df[c].astype(float)
         vals = [(_spec_values(df["spec"].iloc[i]) or {}).get(c, np.nan) if from_spec else np.nan for i in rows]
         df.iloc[rows, df.columns.get_loc(c)] = vals
     return df, {c: int(r.size) for c, r in bad.items()}

@@ -70,6 +70,10 @@ def _errors_and_complexity(x: Any, label: str, complexity: str, need_c: bool) ->
 
     if isinstance(x, pd.DataFrame):
         check_frame(x, ("error", complexity) if need_c else ("error",), where=label)
+        if "id" in x.columns and x["id"].notna().all():  # the network is the unit: seed repeats averaged
+            from .network import network_table
+
+            x = network_table(x, where=label)
         c = x[complexity].to_numpy(float) if complexity in x.columns else None
         return x["error"].to_numpy(float), c
     if need_c:
@@ -113,9 +117,9 @@ def compare(a: Any, b: Any, names: Sequence[str] = ("A", "B"), normalize: bool |
 
     edges = None
     if normalize:
-        from .edf import complexity_bins
+        from .edf import overlap_bins
 
-        edges = complexity_bins(ca, cb, bins=bins)
+        edges = bins if not isinstance(bins, (int, np.integer)) else overlap_bins(ca, cb, bins=int(bins), column=complexity)
     ia, ib = np.arange(ea.size), np.arange(eb.size)
     wa, wb = weights(ia, ib)
     gap, area = _stats(ea, eb, wa, wb)
@@ -145,6 +149,10 @@ def _fmt_p(p: float) -> str:
 
 
 def _with_verdict(c: Comparison, complexity: str) -> Comparison:
+    """The verdict in the report's words: "different" when the test is significant at
+    ``1 - level``, else "inconclusive" (equivalence needs a TOST with a margin:
+    :func:`designspace.analysis.summarize`); the better group is named only when the interval
+    of the mean difference excludes 0."""
     import dataclasses
 
     alpha = 1 - c.level
@@ -155,18 +163,17 @@ def _with_verdict(c: Comparison, complexity: str) -> Comparison:
             + (f"; normalized D={c.gap:.3f}, p~{_fmt_p(p)}" if c.normalized else "")
             + f"; n={c.n_a}/{c.n_b}")
     lo, hi = c.area_ci
-    if p is not None and p < alpha and not lo <= 0 <= hi:
-        win, lose = (c.name_a, c.name_b) if c.area > 0 else (c.name_b, c.name_a)
-        text = (f"{win} is better than {lose}: its {how}error distribution lies above, with mean error "
-                f"{abs(c.area):.3g} lower ({pct}% CI {min(abs(lo), abs(hi)):.3g} to {max(abs(lo), abs(hi)):.3g}) ({stat}).")
-    elif p is not None and p < alpha:
-        text = (f"{c.name_a} and {c.name_b} have different {how}error distributions, but neither is better on "
-                f"average (mean error difference {c.area:+.3g}, {pct}% CI {lo:+.3g} to {hi:+.3g}) ({stat}).")
+    diff = f"mean error of {c.name_b} minus {c.name_a} {c.area:+.3g}, {pct}% CI {lo:+.3g} to {hi:+.3g}"
+    if p is not None and p < alpha:
+        better = ""
+        if not lo <= 0 <= hi:
+            better = f"; {c.name_a if c.area > 0 else c.name_b} has the lower errors"
+        text = f"{c.name_a} vs {c.name_b}: different {how}error distributions{better} ({diff}; {stat})."
     elif c.normalized and c.pvalue < alpha:
-        text = (f"The raw error distributions of {c.name_a} and {c.name_b} differ, but not significantly once "
-                f"models are reweighted to the same {complexity} distribution: the raw gap may come from "
-                f"complexity, not design ({stat}).")
+        text = (f"{c.name_a} vs {c.name_b}: inconclusive once models are reweighted to the same {complexity} "
+                f"distribution, although the raw error distributions differ: the raw gap may come from "
+                f"complexity, not design ({diff}; {stat}).")
     else:
-        text = (f"No significant difference between {c.name_a} and {c.name_b} at the {alpha:g} level "
-                f"({stat}); more models would be needed to tell them apart.")
+        text = (f"{c.name_a} vs {c.name_b}: inconclusive at the {alpha:g} level ({diff}; {stat}); not a finding of "
+                "no difference, which needs an equivalence test.")
     return dataclasses.replace(c, verdict=text)
