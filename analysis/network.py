@@ -7,7 +7,7 @@ intervals resample networks, then their runs (:func:`cluster_means`, a two-stage
 bootstrap).
 
 A run *diverged* when its error is at least the chance error ``1 - 1/num_classes`` (the
-``num_classes`` column, else the argument, default 10).  Diverged runs stay in the network's
+argument, else the ``num_classes`` column, else the spec's ``num_classes``, else 10).  Diverged runs stay in the network's
 mean (a network that does not train is an outcome of its space) and are counted; they are kept
 out of seed-noise estimates (:mod:`.noise`).
 
@@ -44,17 +44,33 @@ def to_fraction(errors: "pd.Series | np.ndarray") -> np.ndarray:
     return a / 100.0 if a.size and a.max() > 1 and np.median(a) > 1 else a
 
 
-def diverged_mask(df: "pd.DataFrame", num_classes: int | None = None) -> np.ndarray:
-    """True for runs whose error is at least the chance error (see the module docstring)."""
-    err = to_fraction(df["error"])
+def _classes(df: "pd.DataFrame", num_classes: int | None) -> np.ndarray:
+    """Classes per run: the argument, else the ``num_classes`` column, else the spec's, else 10."""
+    import json
+
+    n = len(df)
+    if num_classes is not None:
+        return np.full(n, float(num_classes))
     if "num_classes" in df.columns and df["num_classes"].notna().all():
-        k = df["num_classes"].to_numpy(float)
-        if (k < 2).any():
-            raise AnalysisInputError("num_classes", f"must be at least 2, found {k[k < 2][0]:g}")
-        chance = 1.0 - 1.0 / k
-    else:
-        chance = np.full(err.size, chance_error(num_classes or DEFAULT_CLASSES))
-    return err >= chance - 1e-12
+        return df["num_classes"].to_numpy(float)
+    if "spec" in df.columns:
+        def read(s: object) -> float:
+            try:
+                return float(json.loads(s)["num_classes"]) if isinstance(s, str) else np.nan
+            except (ValueError, KeyError, TypeError):
+                return np.nan
+        k = np.array([read(s) for s in df["spec"]], dtype=float)
+        return np.where(np.isfinite(k), k, DEFAULT_CLASSES)
+    return np.full(n, float(DEFAULT_CLASSES))
+
+
+def diverged_mask(df: "pd.DataFrame", num_classes: int | None = None) -> np.ndarray:
+    """True for runs whose error is at least the chance error ``1 - 1/k``; ``k`` is
+    ``num_classes`` if given, else the ``num_classes`` column, else the spec's, else 10."""
+    k = _classes(df, num_classes)
+    if (k < 2).any():
+        raise AnalysisInputError("num_classes", f"must be at least 2, found {k[k < 2][0]:g}")
+    return to_fraction(df["error"]) >= 1.0 - 1.0 / k - 1e-12
 
 
 def _ids(df: "pd.DataFrame") -> "pd.Series":

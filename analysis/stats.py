@@ -1,20 +1,25 @@
-"""Comparing two design spaces by their error distributions.
+"""Comparing two design spaces by their (complexity-normalized) error distributions.
 
 NDS (Radosavovic et al., ICCV 2019, Sec. 3) compares design spaces by their error EDFs and
 quantifies the difference with the Kolmogorov-Smirnov statistic ``D = sup_e |F_A(e) - F_B(e)|``.
-:func:`compare` reports
+DataFrames with an ``id`` column are reduced to one row per network first (seed repeats
+averaged: :func:`designspace.analysis.network.network_table`).  :func:`compare` reports
 
-* ``ks``, ``pvalue``: the two-sample KS test of the raw errors (``scipy.stats.ks_2samp``);
+* ``ks``, ``pvalue``: the two-sample KS test of the errors (``scipy.stats.ks_2samp``);
 * ``gap``: the sup-distance between the (complexity-normalized, if asked) EDFs, with a
   bootstrap confidence interval;
 * ``area``: ``integral (F_A - F_B) de``, which equals the difference of the (weighted) mean
   errors ``mean_B - mean_A``; positive means A's EDF lies above B's, i.e. A is better;
   with a bootstrap confidence interval;
-* ``verdict``: one plain sentence a person can act on.
+* ``verdict``: one sentence in the report's words, "different" or "inconclusive" (an
+  equivalence verdict needs the TOST of :func:`designspace.analysis.summarize`).
 
-For normalized comparisons the p-value is also given for the weighted EDFs, from the
-asymptotic Kolmogorov distribution with Kish's effective sample sizes ``(sum w)^2 / sum w^2``
-(an approximation; the bootstrap interval of ``area`` is what the verdict relies on).
+Normalized comparisons bin complexity over the range *both* groups cover
+(:func:`designspace.analysis.edf.overlap_bins`; "no overlap" when they share none): nothing is
+extrapolated.  Their p-value is given for the weighted EDFs, from the asymptotic Kolmogorov
+distribution with Kish's effective sample sizes ``(sum w)^2 / sum w^2`` (an approximation).
+For several groups, a verdict per pair with Holm-adjusted p-values is
+:func:`designspace.analysis.summarize`.
 """
 from __future__ import annotations
 

@@ -20,6 +20,9 @@ def test_network_table_averages_runs_and_counts_diverged():
     assert t.loc["x", "sd"] == pytest.approx(0.02) and np.isnan(t.loc["y", "sd"])
     assert t["diverged"].to_dict() == {"x": 0, "y": 0, "z": 1}  # 95% >= 90% chance error of 10 classes
     assert network_table(df.assign(num_classes=1000))["diverged"].sum() == 0  # 95% < 99.9%
+    assert network_table(df.assign(num_classes=1000), num_classes=10)["diverged"].sum() == 1  # the argument wins
+    spec = '{"num_classes": 100, "stages": []}'
+    assert network_table(df.assign(spec=spec))["diverged"].sum() == 0  # the spec's 100 classes: chance is 99%
     R, k = run_matrix(df, t.index.to_series())
     assert k.tolist() == [3, 1, 1] and R[0].tolist() == pytest.approx([0.20, 0.22, 0.24])
 
@@ -78,3 +81,15 @@ def test_best_range_binned_trend_and_best_k_band():
     assert (tr["lo"] <= tr["best_k"]).all() and (tr["best_k"] <= tr["hi"]).all() and tr["n"].sum() == 150
     band = best_k_band(tab, "x", k=0.2, n_boot=100)
     assert (band["lo"] <= band["fit"] + 1e-9).all() and (band["fit"] <= band["hi"] + 1e-9).all()
+
+
+def test_normalized_edf_figure_says_no_overlap():
+    from designspace.analysis.data import AnalysisInputError
+    from designspace.analysis.figures import common_reference
+
+    a = pd.DataFrame({"error": [0.2, 0.3, 0.25], "flops": [1e8, 2e8, 3e8]})
+    b = pd.DataFrame({"error": [0.2, 0.3, 0.25], "flops": [1e9, 2e9, 3e9]})
+    with pytest.raises(AnalysisInputError, match="no overlap"):
+        common_reference({"a": a, "b": b})
+    edges, ref = common_reference({"a": a, "b": b.assign(flops=[2.5e8, 5e8, 1e9])}, bins=1)
+    assert edges[0] == pytest.approx(2.5e8) and edges[-1] == pytest.approx(3e8)  # the shared range only
