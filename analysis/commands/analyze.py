@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="equivalence margin of the TOST, in percentage points of error (default: 0.5)")
     p.add_argument("--alpha", type=float, default=0.05, help="level of the tests, Holm-adjusted (default: 0.05)")
     p.add_argument("--num-classes", type=int, metavar="K", help="classes of the data set: a run with error >= "
-                   "1 - 1/K diverged (default: the num_classes column, else 10)")
+                   "1 - 1/K diverged (default: the num_classes column, else the spec's, else 10)")
     p.add_argument("--log-error", action="store_true", help="log scale for the error axes")
 
 
@@ -129,9 +129,10 @@ def _read_inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     """All inputs as one frame of runs (a ``source`` column), the fidelity retrains, the group column."""
     import pandas as pd
 
-    frames, extras = [], []
+    frames, extras, own_source = [], [], False
     for path in args.inputs:
         df, ex = _load(path, getattr(args, "read_study", None))
+        own_source |= _SOURCE in df.columns
         label = os.path.splitext(os.path.basename(path))[0]
         frames.append(df.assign(**{_SOURCE: label}) if _SOURCE not in df.columns else df)
         extras.append(ex.assign(**{_SOURCE: label}) if _SOURCE not in ex.columns else ex)
@@ -141,7 +142,10 @@ def _read_inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     df = pd.concat(frames, ignore_index=True)
     by = args.by
     if by is None:  # one group per input file (named after it), or the spaces of a single file
-        by = "space" if len(frames) == 1 and "space" in df.columns and df["space"].nunique() > 1 else _SOURCE
+        if len(frames) == 1 and "space" in df.columns and df["space"].nunique() > 1:
+            by = "space"
+        elif len(frames) > 1 or not own_source:  # a single file's own `source` column is not a grouping
+            by = _SOURCE
     return df, pd.concat(extras, ignore_index=True), by
 
 
