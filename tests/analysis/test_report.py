@@ -121,8 +121,13 @@ def test_report_hygiene_small_groups_title_mismatch_and_error_step(tmp_path, two
     p = tmp_path / "my_study.csv"
     small.to_csv(p, index=False)
     out = tmp_path / "r.html"
-    assert main(["analyze", str(p), "-o", str(out), "--bootstrap", "50"]) == 0
+    js = tmp_path / "r.json"
+    assert main(["analyze", str(p), "-o", str(out), "--bootstrap", "50", "--json", str(js)]) == 0
     text = out.read_text()
+    import json
+
+    trends = json.loads(js.read_text())["trends"]["my_study"]
+    assert trends["wm"]["best_range"] is None  # no best range below 30 networks
     assert "<title>Design space analysis: my_study</title>" in text
     assert "Warning: my_study has only 20 networks (fewer than 30)" in text
     assert "no bands: fewer than 30 networks" in text
