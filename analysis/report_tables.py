@@ -59,7 +59,8 @@ def data_notes(gs: "dict[str, Group]", runs: "pd.DataFrame", mismatched: dict[st
     from .trends import MIN_NETWORKS
 
     out = ["<p>" + "; ".join(
-        f"<b>{html.escape(n)}</b>: {len(g.table)} networks, {int(g.k.sum())} runs, best network {g.means.min():.2f}%, "
+        f"<b>{html.escape(n)}</b>: {len(g.table)} networks, {int(g.k.sum())} runs ({int(g.table['diverged'].sum())} "
+        f"diverged), best network {g.means.min():.2f}%, "
         f"median {np.median(g.means):.2f}%" for n, g in gs.items()) + " (errors in percent, each network's runs "
         "averaged: the network is the unit of every statistic below).</p>", f"<p class=conv>{_step_note(runs)}</p>"]
     for n, g in gs.items():
@@ -144,7 +145,8 @@ def trends_section(summary: dict[str, Any], gs: "dict[str, Group]", n_boot: int,
                 cells += ["-"] * 6
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         note = (f"joint least-squares fit of network-mean error on all {len(imp)} standardized parameters, "
-                f"{int(imp['networks'].iloc[0])} networks" if imp is not None else html.escape(why))
+                f"{int(imp['networks'].iloc[0])} networks ({int(g.k.sum())} runs averaged per network)"
+                if imp is not None else html.escape(why))
         parts.append(f"<h3>{html.escape(name)}</h3><p class=conv>{note}; best range: the RegNet paper's empirical "
                      "bootstrap (25% of networks drawn, the best kept, 10,000 times).</p><table>" + "".join(rows) + "</table>")
     if not parts:

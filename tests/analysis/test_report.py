@@ -75,7 +75,7 @@ def test_report_content(two_spaces):
     assert "anynet_a" in html and "anynet_e" in html
     assert re.search(r"anynet_a vs anynet_e: (different|equivalent|inconclusive)", html)
     nets = two_spaces.groupby("space")["id"].nunique()  # the synthetic spaces drew some specs twice
-    assert f"{nets['anynet_a']} networks, 60 runs" in html and "simultaneous bootstrap bands" in html
+    assert f"{nets['anynet_a']} networks, 60 runs (0 diverged)" in html and "simultaneous bootstrap bands" in html
     assert "<p class=warn>" not in html and "No significant" not in html and "noise floor" not in html
     assert "where the best networks lie" in html.lower() and "joint effect" in html
     assert "<h2>Best 15 networks</h2>" in html and html.count("<details>") >= 14  # specs in the table
