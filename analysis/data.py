@@ -1,4 +1,5 @@
-"""The input of every analysis: a pandas DataFrame with one row per trained model.
+"""The input of every analysis: a pandas DataFrame with one row per trained model (one *run*:
+rows that share an ``id`` are seed repeats of one network, see :mod:`.network`).
 
 Columns (only ``error`` and the complexity column used are required):
 
@@ -11,12 +12,16 @@ Columns (only ``error`` and the complexity column used are required):
                another column to group by
 ``spec``       the model's ``NetSpec`` as JSON (optional; shown in the best-models table
                and read by :func:`designspace.analysis.fit.regnet_params`)
-``id``         a stable model id, e.g. ``NetSpec.id`` (optional)
+``id``         a stable network id, e.g. ``NetSpec.id``: rows sharing it are one network
 ``name``       set only for named-model baselines (e.g. ``regnetx_032``); figures mark them
 free params    any numeric column describing the design: ``w0, wa, wm, depth,
                group_width, bottleneck_ratio``, per-stage ``d1..d4, w1..w4, b1..b4,
                g1..g4``; :func:`free_parameters` finds them
 ============== ========================================================================
+
+Optional ``num_classes`` (classes of the data set: a run at ``1 - 1/num_classes`` error or worse
+diverged; default 10) and ``val_size`` (validation images: the report states the error step it
+implies) refine the statistics.
 
 Bad input raises :class:`AnalysisInputError` (a ``ValueError``) naming the column and the
 problem, never a bare ``KeyError`` or a NaN deep inside a plot.

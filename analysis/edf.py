@@ -30,7 +30,7 @@ from .data import AnalysisInputError, as_array
 
 __all__ = [
     "EDF", "Band", "edf", "normalized_edf", "complexity_bins", "complexity_weights",
-    "matched_weights", "weighted_histogram", "edf_band", "normalized_edf_band", "cdf_on",
+    "matched_weights", "weighted_histogram", "edf_band", "normalized_edf_band", "cdf_on", "overlap_bins",
 ]
 
 DEFAULT_BINS = 8
@@ -118,6 +118,18 @@ def complexity_bins(*complexities: Sequence[float] | np.ndarray, bins: int | Seq
     if allc.max() > allc.min():
         edges[0], edges[-1] = allc.min(), allc.max()  # exact ends: exp(log(x)) may round past x
     return edges
+
+
+def overlap_bins(*complexities: Sequence[float] | np.ndarray, bins: int = DEFAULT_BINS,
+                 column: str = "flops") -> np.ndarray:
+    """Bin edges over the complexity range that *every* array covers (no extrapolation: a
+    model outside it gets no bin, hence weight 0); "no overlap" if the ranges are disjoint."""
+    cs = [as_array(c, column, min_size=1) for c in complexities]
+    lo, hi = max(c.min() for c in cs), min(c.max() for c in cs)
+    if lo > hi:
+        raise AnalysisInputError(column, f"no overlap: the compared groups' {column} ranges are disjoint, so "
+                                 "nothing can be compared at matched complexity")
+    return complexity_bins(*[c[(c >= lo) & (c <= hi)] for c in cs], bins=bins)
 
 
 def _bin_index(c: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -1,14 +1,17 @@
-"""The noise floor of a design-space comparison: how far apart two EDFs of the *same* space lie
-from training noise and finite samples alone.
+"""Seed noise, honestly: how much one run's error moves when only the seed changes.
 
 A study with ``repeats = {models = m, seeds = s}`` trains ``m`` of its networks with ``s`` seeds
-in all.  :func:`seed_noise` turns those runs into the seed-noise distribution of the error (each
-repeated model's deviations from its own mean, pooled; its standard deviation is the error a
-single run is off by).  :func:`noise_floor` then simulates the comparison of two identical
-spaces: two samples of the observed size drawn from the observed models (with replacement), each
-model's error perturbed by independent seed noise, and their KS distance; over ``n_boot``
-simulations, the ``level`` quantile is the floor an observed gap must clear (NDS, Radosavovic
-et al. 2019, appendix on noise).  :func:`compare_to_floor` puts an observed gap next to it.
+in all.  From those runs (diverged runs left out, see :mod:`.network`):
+
+* :func:`seed_noise` -- the distribution of the per-network standard deviation (median,
+  quartiles, max) and a robust pooled sd: ``sigma^2 = median_i(s_i^2 / c_i)`` with
+  ``c_i = chi2.median(k_i - 1) / (k_i - 1)``, so that one erratic network cannot make the
+  pooled value (a mean of variances can: one network with sd 3.9 points among medians of 0.4);
+  under normal seed noise it estimates the common sd.
+* :func:`retest_distance` -- the KS distance between the EDFs of the *same* networks under two
+  different seeds (each network's first and second run), with a bootstrap interval over
+  networks: how far apart two EDFs lie when nothing but the seed changed.  An observed gap
+  between two spaces is read against it.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from .data import AnalysisInputError, as_array
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["SeedNoise", "seed_noise", "noise_floor", "NoiseFloor", "compare_to_floor", "ks_statistic"]
+__all__ = ["SeedNoise", "seed_noise", "Retest", "retest_distance", "ks_statistic", "runs_of"]
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
@@ -34,73 +37,82 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(fa - fb)))
 
 
+def runs_of(df: "pd.DataFrame", num_classes: int | None = None) -> list[np.ndarray]:
+    """Each network's non-diverged runs (fractions), in stored order (``id`` names the network)."""
+    from .network import diverged_mask, to_fraction
+
+    if "id" not in df.columns:
+        return []
+    d = df.assign(error=to_fraction(df["error"]))[~diverged_mask(df, num_classes)]
+    return [g.to_numpy(float) for _, g in d.groupby(d["id"].astype(str), sort=False)["error"]]
+
+
 @dataclass(frozen=True)
 class SeedNoise:
-    residuals: np.ndarray  #: each repeated model's runs minus that model's mean (pooled)
-    models: int
-    runs: int
-    sd: float              #: sample standard deviation of one run's error around its model's mean
-    per_model_sd: np.ndarray
+    networks: int          #: networks with two or more (non-diverged) runs
+    runs: int              #: their runs
+    per_network_sd: np.ndarray
+    median: float
+    q1: float
+    q3: float
+    max: float
+    pooled: float          #: robust pooled sd (see the module docstring)
+
+    @property
+    def sd(self) -> float:
+        return self.pooled
+
+    def as_points(self) -> dict[str, float]:
+        return {k: 100 * getattr(self, k) for k in ("median", "q1", "q3", "max", "pooled")}
 
 
-def seed_noise(errors: "pd.DataFrame | Sequence[Sequence[float]]", by: str = "id", error: str = "error") -> SeedNoise:
-    """Seed noise from repeated runs: a frame with one row per run (``by`` names the model), or
-    a list of per-model error lists.  Models with a single run are ignored."""
-    groups: list[np.ndarray]
+def seed_noise(errors: "pd.DataFrame | Sequence[Sequence[float]]", by: str = "id", error: str = "error",
+               num_classes: int | None = None) -> SeedNoise:
+    """Seed noise from repeated runs: a frame with one row per run (``by`` names the network;
+    diverged runs are dropped) or a list of per-network error lists.  Networks with a single
+    run are ignored; none with two runs is an :class:`AnalysisInputError`."""
+    from scipy import stats
+
     if hasattr(errors, "groupby"):
         df = errors
         for c in (by, error):
             if c not in df.columns:
-                raise AnalysisInputError(c, "column is missing (repeated runs need a model id and an error)")
-        groups = [as_array(g[error], error, min_size=1) for _, g in df.groupby(by)]
+                raise AnalysisInputError(c, "column is missing (repeated runs need a network id and an error)")
+        groups = runs_of(df.rename(columns={by: "id", error: "error"}), num_classes)
     else:
         groups = [as_array(g, error, min_size=1) for g in errors]
     groups = [g for g in groups if g.size >= 2]
     if not groups:
-        raise AnalysisInputError(error, "no model has two or more runs: repeats are needed for a noise floor")
-    res = np.concatenate([g - g.mean() for g in groups])
-    dof = sum(g.size - 1 for g in groups)
-    sd = float(np.sqrt(np.sum(res ** 2) / dof))
-    return SeedNoise(res * np.sqrt(np.concatenate([[g.size / (g.size - 1)] * g.size for g in groups])),
-                     len(groups), int(sum(g.size for g in groups)), sd,
-                     np.array([g.std(ddof=1) for g in groups]))
+        raise AnalysisInputError(error, "no network has two or more runs: seed noise needs repeats")
+    k = np.array([g.size for g in groups])
+    s = np.array([g.std(ddof=1) for g in groups])
+    c = stats.chi2.median(k - 1) / (k - 1)
+    q1, med, q3 = np.quantile(s, [0.25, 0.5, 0.75])
+    return SeedNoise(len(groups), int(k.sum()), s, float(med), float(q1), float(q3), float(s.max()),
+                     float(np.sqrt(np.median(s ** 2 / c))))
 
 
 @dataclass(frozen=True)
-class NoiseFloor:
-    floor: float          #: the ``level`` quantile of KS distances between two identical spaces
-    mean: float
+class Retest:
+    d: float                      #: KS distance between the first-run and second-run EDFs
+    ci: tuple[float, float]
+    networks: int
     level: float
-    n_a: int
-    n_b: int
-    seed_sd: float        #: the seed noise used (0: sampling noise alone)
-    draws: np.ndarray
 
 
-def noise_floor(errors: Sequence[float] | np.ndarray, noise: SeedNoise | None = None, n_a: int | None = None,
-                n_b: int | None = None, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> NoiseFloor:
-    """KS distances between two samples (sizes ``n_a``, ``n_b``, default the observed size) of
-    the same space, each model's error perturbed by independent seed noise (resampled residuals);
-    see the module docstring."""
-    e = as_array(errors, "error")
-    n_a = n_a or e.size
-    n_b = n_b or e.size
+def retest_distance(runs: Sequence[np.ndarray], n_boot: int = 1000, level: float = 0.95,
+                    seed: int | np.random.Generator | None = 0, min_networks: int = 5) -> Retest | None:
+    """KS distance between the EDFs of the same networks under two seeds (first and second
+    run of every network that has two), with a percentile bootstrap interval over networks;
+    None when fewer than ``min_networks`` networks have two runs."""
+    pairs = np.array([[r[0], r[1]] for r in runs if len(r) >= 2], dtype=float).reshape(-1, 2)
+    if len(pairs) < min_networks:
+        return None
     rng = np.random.default_rng(seed)
-    res = noise.residuals if noise is not None else np.zeros(1)
-    out = np.empty(n_boot)
+    d = ks_statistic(pairs[:, 0], pairs[:, 1])
+    boot = np.empty(n_boot)
     for i in range(n_boot):
-        a = e[rng.integers(0, e.size, n_a)] + res[rng.integers(0, res.size, n_a)]
-        b = e[rng.integers(0, e.size, n_b)] + res[rng.integers(0, res.size, n_b)]
-        out[i] = ks_statistic(a, b)
-    return NoiseFloor(float(np.quantile(out, level)), float(out.mean()), level, n_a, n_b,
-                      noise.sd if noise is not None else 0.0, out)
-
-
-def compare_to_floor(observed_ks: float, floor: NoiseFloor) -> str:
-    """One sentence: is the observed gap beyond what noise alone gives?"""
-    frac = float(np.mean(floor.draws >= observed_ks))
-    beyond = observed_ks > floor.floor
-    src = f"seed noise (sd {100 * floor.seed_sd:.2f} points) and sampling" if floor.seed_sd else "sampling alone"
-    return (f"observed KS {observed_ks:.3f} vs a noise floor of {floor.floor:.3f} ({int(100 * floor.level)}% of "
-            f"identical-space comparisons from {src}, n = {floor.n_a} and {floor.n_b}): "
-            + ("beyond the noise" if beyond else "within the noise") + f" ({100 * frac:.1f}% of them reach it)")
+        p = pairs[rng.integers(0, len(pairs), len(pairs))]
+        boot[i] = ks_statistic(p[:, 0], p[:, 1])
+    a = (1 - level) / 2
+    return Retest(d, (float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))), len(pairs), level)

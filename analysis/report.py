@@ -1,10 +1,14 @@
 """One self-contained HTML report of a design-space analysis.
 
 The report opens offline (plotly.js is inlined once, nothing is fetched) and holds: the
-complexity convention, a plain-language summary of each pairwise comparison
-(:func:`designspace.analysis.stats.compare`), EDF and complexity-normalized EDF figures with bootstrap
-bands, error vs complexity, error vs each free parameter, a table of the best models with their
-specs, and the RegNet fit of the best models' widths when widths are known.
+complexity convention, networks and runs per group with the validation set's error step and
+warnings (small groups, diverged runs, stored parameters that do not match the spec), the
+comparisons with their verdicts (:func:`designspace.analysis.summarize`, :mod:`.report_tables`),
+where the best networks lie and the joint importance of each parameter, EDF and
+complexity-normalized EDF figures with simultaneous bootstrap bands, error vs complexity, error
+vs each free parameter, a table of the best networks with their specs, and the RegNet fit of the
+best networks' widths when widths are known.  The network is the unit throughout: each network's
+seed repeats are averaged, errors are in percent.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid 
 .conv{color:#555;font-size:.9em}table{border-collapse:collapse;font-size:.85em;width:100%}
 th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums}pre{white-space:pre-wrap;font-size:.8em;margin:0}
-.verdict{margin:.4em 0}.figure{margin:1em 0}
+.verdict{margin:.4em 0}.figure{margin:1em 0}.warn{color:#8a4b00;background:#fff6e0;padding:4px 8px}
 """
 
 
@@ -61,7 +65,7 @@ def _figure_html(fig: Any, div_id: str) -> str:
 
 def _best_table(df: "pd.DataFrame", by: str | None, complexity: str, top: int, params: Sequence[str]) -> str:
     best = df.nsmallest(top, "error")
-    cols = ["#", "model"] + ([by] if by else []) + ["error", complexity] + \
+    cols = ["#", "network"] + ([by] if by else []) + ["error (%)", "runs", complexity] + \
         [c for c in ("params", "flops") if c in df.columns and c != complexity] + list(params) + ["spec"]
     rows = ["<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in cols) + "</tr>"]
     for rank, (_, r) in enumerate(best.iterrows(), 1):
@@ -70,7 +74,8 @@ def _best_table(df: "pd.DataFrame", by: str | None, complexity: str, top: int, p
         cells = [f"<td class=num>{rank}</td>", f"<td>{html.escape(ident)}</td>"]
         if by:
             cells.append(f"<td>{html.escape(str(r[by]))}</td>")
-        cells.append(f"<td class=num>{r['error']:.4g}</td>")
+        cells.append(f"<td class=num>{100 * r['error']:.2f}</td>")
+        cells.append(f"<td class=num>{int(r['runs']) if 'runs' in r.index and r['runs'] == r['runs'] else 1}</td>")
         for c in [complexity] + [c for c in ("params", "flops") if c in df.columns and c != complexity]:
             cells.append(f"<td class=num>{human(float(r[c])) if r.get(c) == r.get(c) else ''}</td>")
         for p in params:
@@ -108,17 +113,22 @@ def _fit_table(best: "pd.DataFrame") -> str:
 
 
 def _speed_table(df: "pd.DataFrame", times: Sequence[str], seed: int) -> str:
-    """Which complexity measure predicts measured time on this device (Spearman, 95% intervals)."""
+    """Which complexity measure predicts measured time on this device (Spearman, 95% intervals,
+    p raw and Holm-adjusted over every correlation of the table)."""
+    from .multiplicity import holm
     from .speed import speed_correlations
 
-    rows = ["<tr><th>time</th><th>measure</th><th>Spearman rho</th><th>95% interval</th><th>p</th><th>n</th></tr>"]
+    found = []
     for t in times:
-        sub = df[df[t].notna()]
-        c = speed_correlations(sub, t, n_boot=300, seed=seed)
-        for _, r in c.sort_values("rho", ascending=False).iterrows():
-            rows.append(f"<tr><td>{t}</td><td>{r.measure}</td><td class=num>{r.rho:.3f}</td>"
-                        f"<td class=num>{r.lo:.3f} to {r.hi:.3f}</td><td class=num>{r.pvalue:.2g}</td>"
-                        f"<td class=num>{int(r.n)}</td></tr>")
+        c = speed_correlations(df[df[t].notna()], t, n_boot=300, seed=seed)
+        found += [(t, r) for _, r in c.sort_values("rho", ascending=False).iterrows()]
+    adj = holm([r.pvalue for _, r in found])
+    rows = ["<tr><th>time</th><th>measure</th><th>Spearman rho</th><th>95% interval</th><th>p</th><th>p Holm</th>"
+            "<th>n</th></tr>"]
+    for (t, r), ph in zip(found, adj):
+        rows.append(f"<tr><td>{t}</td><td>{r.measure}</td><td class=num>{r.rho:.3f}</td>"
+                    f"<td class=num>{r.lo:.3f} to {r.hi:.3f}</td><td class=num>{r.pvalue:.2g}</td>"
+                    f"<td class=num>{ph:.2g}</td><td class=num>{int(r.n)}</td></tr>")
     return ("<h2>Measured speed</h2><p>Rank correlation of each complexity measure with the time measured on "
             "this device (designspace.measure): the measure with the highest rho predicts speed best here.</p>"
             "<table>" + "".join(rows) + "</table>")
@@ -179,61 +189,87 @@ def build_speed_report(df: "pd.DataFrame", by: str | None = None, seed: int = 0,
     return _page(title, body)
 
 
+def _default_title(names: Sequence[str], sources: Sequence[str]) -> str:
+    import os
+
+    shown = [n for n in names if n != "all"] or [os.path.splitext(os.path.basename(s))[0] for s in sources] or ["all"]
+    return "Design space analysis: " + ", ".join(shown)
+
+
+def _figures(tables: "dict[str, pd.DataFrame]", named: Any, params: Sequence[str], complexity: str, k: float,
+             n_boot: int, bins: int, seed: int, log_error: bool) -> list[tuple[str, Any]]:
+    from . import figures
+
+    figs: list[tuple[str, Any]] = [("edf", figures.edf_figure(tables, False, complexity, n_boot=n_boot, named=named,
+                                                               seed=seed, log_error=log_error))]
+    if len(tables) >= 2:
+        try:
+            figs.append(("edf-normalized", figures.edf_figure(tables, True, complexity, n_boot=n_boot, bins=bins,
+                                                              named=named, seed=seed, log_error=log_error)))
+        except AnalysisInputError as e:  # no overlap of the complexity ranges: say so, draw nothing
+            figs.append(("edf-normalized", f"<p class=warn>{html.escape(str(e))}</p>"))
+    figs.append(("complexity", figures.complexity_figure(tables, complexity, named=named, log_error=log_error)))
+    for p in params:
+        try:
+            figs.append((f"param-{p}", figures.param_figure(tables, p, k=k, named=named, log_error=log_error, seed=seed)))
+        except AnalysisInputError:
+            continue
+    return figs
+
+
 def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "flops", k: float = 0.1,
                  top: int = 15, n_boot: int = 500, bins: int = 8, seed: int = 0, title: str | None = None,
-                 sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
-    """The HTML text of a report on ``df`` grouped by column ``by`` (see :mod:`designspace.analysis.data`).
+                 sources: Sequence[str] = (), notes: Sequence[str] = (), margin: float = 0.5, alpha: float = 0.05,
+                 num_classes: int | None = None, log_error: bool = False, summary: dict[str, Any] | None = None,
+                 gs: Any = None) -> str:
+    """The HTML text of a report on the runs in ``df`` grouped by column ``by`` (see
+    :mod:`designspace.analysis.data`; rows sharing ``id`` are one network).
 
-    ``notes``: sentences on whether the comparison can be trusted (:func:`designspace.analysis.trust.trust_sentences`)."""
+    ``notes``: sentences on whether the comparison can be trusted (:func:`designspace.analysis.trust.trust_sentences`);
+    ``summary``/``gs``: :func:`designspace.analysis.summarize` and its network groups, if already computed."""
+    import pandas as pd
     from designspace import CONVENTION
 
     from . import figures
-    from .stats import compare
-
+    from .consistency import drop_mismatched
+    from .report_tables import comparison_section, data_notes, trends_section
     from .speed import add_time_columns
+    from .summary import network_groups, summarize
 
     check_frame(df, ("error",))
     df = add_time_columns(df)
-    spaces = groups(df, by)
-    for name, g in spaces.items():
+    for name, g in groups(df, by).items():
         check_frame(g, ("error", complexity), where=f"{by}={name}" if by else "")
+    gs = gs or network_groups(df, by, num_classes, n_boot, seed)
+    summary = summary or summarize(df, by, margin, alpha, n_boot, seed, num_classes, network_groups_=gs)
+    cleaned = {n: drop_mismatched(g.table) for n, g in gs.items()}
+    tables = {n: t for n, (t, _) in cleaned.items()}
     named = df[df["name"].notna()] if "name" in df.columns else None
-    params = free_parameters(df)
-    title = title or "Design space analysis: " + ", ".join(spaces)
+    params = free_parameters(pd.concat(tables.values(), ignore_index=True))
+    title = title or _default_title(list(gs), sources)
 
     body: list[str] = [f"<h1>{html.escape(title)}</h1>",
-                       f"<p class=conv><b>Complexity convention:</b> {html.escape(CONVENTION)}.</p>",
-                       "<p>" + "; ".join(f"<b>{html.escape(n)}</b>: {len(g)} models, best error {g['error'].min():.4g}, "
-                                         f"median {g['error'].median():.4g}" for n, g in spaces.items()) + ".</p>"]
+                       f"<p class=conv><b>Complexity convention:</b> {html.escape(CONVENTION)}.</p>"]
+    body += data_notes(gs, df, {n: bad for n, (_, bad) in cleaned.items()})
     if sources:
         body.append("<p class=conv>Data: " + ", ".join(html.escape(s) for s in sources) + "</p>")
     if notes:
         body.append("<h2>Can the comparison be trusted</h2><ul class=trust>"
                     + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    names = list(spaces)
-    if len(names) >= 2:
-        body.append("<h2>Summary</h2>")
-        for a, b in itertools.islice(itertools.combinations(names, 2), 15):
-            c = compare(spaces[a], spaces[b], names=(a, b), complexity=complexity, bins=bins, n_boot=n_boot, seed=seed)
-            body.append(f"<p class=verdict>{html.escape(c.verdict)}</p>")
-    figs: list[tuple[str, Any]] = [("edf", figures.edf_figure(spaces, False, complexity, n_boot=n_boot, named=named, seed=seed))]
-    if len(names) >= 2:
-        figs.append(("edf-normalized", figures.edf_figure(spaces, True, complexity, n_boot=n_boot, bins=bins,
-                                                          named=named, seed=seed)))
-    figs.append(("complexity", figures.complexity_figure(spaces, complexity, named=named)))
-    for p in params:
-        try:
-            figs.append((f"param-{p}", figures.param_figure(spaces, p, k=k, named=named)))
-        except AnalysisInputError:
-            continue
+    body.append(comparison_section(summary, gs, alpha))
+    body.append(trends_section(summary, gs, n_boot, seed))
+    figs = _figures(tables, named, params, complexity, k, n_boot, bins, seed, log_error)
     times = [t for t in ("latency", "train_time") if t in df.columns and df[t].notna().sum() >= 3]
     for t in times:
-        figs.append((f"pareto-{t}", figures.pareto_figure(spaces, t, named=named)))
+        figs.append((f"pareto-{t}", figures.pareto_figure(tables, t, named=named)))  # one point per network
     if times:
         body.append(_speed_table(df, times, seed))
     body.append("<h2>Figures</h2>")
-    body += [f"<div class=figure>{_figure_html(f, 'fig-' + fid)}</div>" for fid, f in figs]
-    body.append(f"<h2>Best {min(top, len(df))} models</h2>")
-    body.append(_best_table(df, by, complexity, top, params))
-    body.append(_fit_table(df.nsmallest(min(top, len(df)), "error")))
+    body += [f"<div class=figure>{f if isinstance(f, str) else _figure_html(f, 'fig-' + fid)}</div>" for fid, f in figs]
+    nets = pd.concat([t.assign(**({by: n} if by else {})) for n, t in tables.items()], ignore_index=True)
+    if named is not None and len(named):
+        nets = pd.concat([nets, named.assign(error=named["error"].map(lambda e: e / 100 if e > 1 else e))], ignore_index=True)
+    body.append(f"<h2>Best {min(top, len(nets))} networks</h2>")
+    body.append(_best_table(nets, by, complexity, top, params))
+    body.append(_fit_table(nets.nsmallest(min(top, len(nets)), "error")))
     return _page(title, body)

@@ -1,20 +1,25 @@
-"""Comparing two design spaces by their error distributions.
+"""Comparing two design spaces by their (complexity-normalized) error distributions.
 
 NDS (Radosavovic et al., ICCV 2019, Sec. 3) compares design spaces by their error EDFs and
 quantifies the difference with the Kolmogorov-Smirnov statistic ``D = sup_e |F_A(e) - F_B(e)|``.
-:func:`compare` reports
+DataFrames with an ``id`` column are reduced to one row per network first (seed repeats
+averaged: :func:`designspace.analysis.network.network_table`).  :func:`compare` reports
 
-* ``ks``, ``pvalue``: the two-sample KS test of the raw errors (``scipy.stats.ks_2samp``);
+* ``ks``, ``pvalue``: the two-sample KS test of the errors (``scipy.stats.ks_2samp``);
 * ``gap``: the sup-distance between the (complexity-normalized, if asked) EDFs, with a
   bootstrap confidence interval;
 * ``area``: ``integral (F_A - F_B) de``, which equals the difference of the (weighted) mean
   errors ``mean_B - mean_A``; positive means A's EDF lies above B's, i.e. A is better;
   with a bootstrap confidence interval;
-* ``verdict``: one plain sentence a person can act on.
+* ``verdict``: one sentence in the report's words, "different" or "inconclusive" (an
+  equivalence verdict needs the TOST of :func:`designspace.analysis.summarize`).
 
-For normalized comparisons the p-value is also given for the weighted EDFs, from the
-asymptotic Kolmogorov distribution with Kish's effective sample sizes ``(sum w)^2 / sum w^2``
-(an approximation; the bootstrap interval of ``area`` is what the verdict relies on).
+Normalized comparisons bin complexity over the range *both* groups cover
+(:func:`designspace.analysis.edf.overlap_bins`; "no overlap" when they share none): nothing is
+extrapolated.  Their p-value is given for the weighted EDFs, from the asymptotic Kolmogorov
+distribution with Kish's effective sample sizes ``(sum w)^2 / sum w^2`` (an approximation).
+For several groups, a verdict per pair with Holm-adjusted p-values is
+:func:`designspace.analysis.summarize`.
 """
 from __future__ import annotations
 
@@ -70,6 +75,10 @@ def _errors_and_complexity(x: Any, label: str, complexity: str, need_c: bool) ->
 
     if isinstance(x, pd.DataFrame):
         check_frame(x, ("error", complexity) if need_c else ("error",), where=label)
+        if "id" in x.columns and x["id"].notna().all():  # the network is the unit: seed repeats averaged
+            from .network import network_table
+
+            x = network_table(x, where=label)
         c = x[complexity].to_numpy(float) if complexity in x.columns else None
         return x["error"].to_numpy(float), c
     if need_c:
@@ -113,9 +122,9 @@ def compare(a: Any, b: Any, names: Sequence[str] = ("A", "B"), normalize: bool |
 
     edges = None
     if normalize:
-        from .edf import complexity_bins
+        from .edf import overlap_bins
 
-        edges = complexity_bins(ca, cb, bins=bins)
+        edges = bins if not isinstance(bins, (int, np.integer)) else overlap_bins(ca, cb, bins=int(bins), column=complexity)
     ia, ib = np.arange(ea.size), np.arange(eb.size)
     wa, wb = weights(ia, ib)
     gap, area = _stats(ea, eb, wa, wb)
@@ -145,6 +154,10 @@ def _fmt_p(p: float) -> str:
 
 
 def _with_verdict(c: Comparison, complexity: str) -> Comparison:
+    """The verdict in the report's words: "different" when the test is significant at
+    ``1 - level``, else "inconclusive" (equivalence needs a TOST with a margin:
+    :func:`designspace.analysis.summarize`); the better group is named only when the interval
+    of the mean difference excludes 0."""
     import dataclasses
 
     alpha = 1 - c.level
@@ -155,18 +168,17 @@ def _with_verdict(c: Comparison, complexity: str) -> Comparison:
             + (f"; normalized D={c.gap:.3f}, p~{_fmt_p(p)}" if c.normalized else "")
             + f"; n={c.n_a}/{c.n_b}")
     lo, hi = c.area_ci
-    if p is not None and p < alpha and not lo <= 0 <= hi:
-        win, lose = (c.name_a, c.name_b) if c.area > 0 else (c.name_b, c.name_a)
-        text = (f"{win} is better than {lose}: its {how}error distribution lies above, with mean error "
-                f"{abs(c.area):.3g} lower ({pct}% CI {min(abs(lo), abs(hi)):.3g} to {max(abs(lo), abs(hi)):.3g}) ({stat}).")
-    elif p is not None and p < alpha:
-        text = (f"{c.name_a} and {c.name_b} have different {how}error distributions, but neither is better on "
-                f"average (mean error difference {c.area:+.3g}, {pct}% CI {lo:+.3g} to {hi:+.3g}) ({stat}).")
+    diff = f"mean error of {c.name_b} minus {c.name_a} {c.area:+.3g}, {pct}% CI {lo:+.3g} to {hi:+.3g}"
+    if p is not None and p < alpha:
+        better = ""
+        if not lo <= 0 <= hi:
+            better = f"; {c.name_a if c.area > 0 else c.name_b} has the lower errors"
+        text = f"{c.name_a} vs {c.name_b}: different {how}error distributions{better} ({diff}; {stat})."
     elif c.normalized and c.pvalue < alpha:
-        text = (f"The raw error distributions of {c.name_a} and {c.name_b} differ, but not significantly once "
-                f"models are reweighted to the same {complexity} distribution: the raw gap may come from "
-                f"complexity, not design ({stat}).")
+        text = (f"{c.name_a} vs {c.name_b}: inconclusive once models are reweighted to the same {complexity} "
+                f"distribution, although the raw error distributions differ: the raw gap may come from "
+                f"complexity, not design ({diff}; {stat}).")
     else:
-        text = (f"No significant difference between {c.name_a} and {c.name_b} at the {alpha:g} level "
-                f"({stat}); more models would be needed to tell them apart.")
+        text = (f"{c.name_a} vs {c.name_b}: inconclusive at the {alpha:g} level ({diff}; {stat}); not a finding of "
+                "no difference, which needs an equivalence test.")
     return dataclasses.replace(c, verdict=text)

@@ -76,23 +76,52 @@ def _wall(raw: "pd.DataFrame") -> str:
     return f"{busy / 60:.1f} min wall while trials ran ({secs / 60:.1f} min of trials summed)"
 
 
-def _compare_lines(title: str, c) -> list[str]:
+def _compare_lines(title: str, c, holm_p: float | None = None) -> list[str]:
+    """A flops-normalized comparison (:func:`designspace.analysis.stats.compare`, network means)."""
     out = ["", f"## {title}", "",
-           f"- KS statistic {c.ks:.3f}, p-value {c.pvalue:.3g} (scipy.stats.ks_2samp, n = {c.n_a}, {c.n_b})",
+           f"- KS statistic {c.ks:.3f}, p-value {c.pvalue:.3g} (scipy.stats.ks_2samp on network means, "
+           f"n = {c.n_a}, {c.n_b} networks)",
            f"- largest EDF gap {c.gap:.3f}, {int(c.level * 100)}% bootstrap CI [{c.gap_ci[0]:.3f}, {c.gap_ci[1]:.3f}]",
            f"- area between EDFs (mean error of {c.name_b} minus {c.name_a}) {c.area:+.4f}, "
            f"CI [{c.area_ci[0]:+.4f}, {c.area_ci[1]:+.4f}]"]
     if c.pvalue_normalized is not None:
-        out.append(f"- approximate p-value of the normalized gap {c.pvalue_normalized:.3g}")
+        out.append(f"- approximate p-value of the normalized gap {c.pvalue_normalized:.3g}"
+                   + (f" (Holm-adjusted {holm_p:.3g})" if holm_p is not None else ""))
     out.append(f"- verdict: {c.verdict}")
     return out
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    """The comparisons of :func:`designspace.analysis.summarize` (network means, Holm, three verdicts)."""
+    from designspace.analysis.verdict import verdict_sentence
+
+    lines = ["", "## Comparison on network means (designspace.analysis.summarize)", "",
+             "| group | networks | runs | diverged runs | seed sd median (q1-q3, max), pooled | retest distance (95% CI) |",
+             "|---|---|---|---|---|---|"]
+    for n, g in summary["groups"].items():
+        sd, rt = g["seed_sd"], g["retest_d"]
+        sd_t = f"{sd['median']:.2f} ({sd['q1']:.2f}-{sd['q3']:.2f}, {sd['max']:.2f}), {sd['pooled']:.2f}" if sd else "-"
+        rt_t = f"{rt['estimate']:.3f} ({rt['ci'][0]:.3f}-{rt['ci'][1]:.3f})" if rt else "-"
+        lines.append(f"| {n} | {g['networks']} | {g['runs']} | {g['diverged']} | {sd_t} | {rt_t} |")
+    lines += ["", "| A | B | KS D | p | p Holm | Mann-Whitney p | mean B - A (points, 95% cluster bootstrap) | "
+              "TOST p | detectable KS D / mean | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+    m = len(summary["comparisons"])
+    for c in summary["comparisons"]:
+        lo, hi = c["mean_diff"]["ci"]
+        lines.append(f"| {c['a']} | {c['b']} | {c['ks']['d']:.3f} | {c['ks']['p']:.3g} | {c['ks']['p_holm']:.3g} | "
+                     f"{c['mannwhitney']['p']:.3g} | {c['mean_diff']['estimate']:+.2f} [{lo:+.2f}, {hi:+.2f}] | "
+                     f"{c['tost']['p']:.3g} (margin {c['tost']['margin']:g}) | {c['mde']['ks_d']:.2f} / "
+                     f"{c['mde']['mean_diff']:.2f} | **{c['verdict']}** |")
+    lines += ["", *[f"- {verdict_sentence(c, m)}" for c in summary["comparisons"]]]
+    return lines
 
 
 def to_png(fig, path: Path, width: int = 1000, height: int = 600) -> None:
     """Render a plotly figure to PNG with headless Chromium (no kaleido needed)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise SystemExit("chromium is needed for the PNG figures: bash .ci/install-chromium.sh")
+    if chromium is None:  # the numbers still get written; the figure on disk stays as it was
+        print(f"note: chromium is missing, {path.name} not redrawn (bash .ci/install-chromium.sh)", file=sys.stderr)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         html = Path(tmp) / "figure.html"
         fig.update_layout(width=width, height=height, margin=dict(l=60, r=30, t=80, b=60))
@@ -125,8 +154,9 @@ def _baselines(sampled, named, header: bool = True) -> list[str]:
 def anynet_a_vs_e(study: str = "anynet_a_vs_e", data: str = "digits") -> None:
     import pandas as pd
 
-    from designspace.analysis import figures, stats
-    from designspace.analysis.trust import trust_sentences
+    from designspace.analysis import figures, stats, summarize
+    from designspace.analysis.summary import network_groups
+    from designspace.analysis.trust import trust_sentences, with_repeats
 
     folder = HERE / study
     raws, spaces = {}, {}
@@ -135,29 +165,31 @@ def anynet_a_vs_e(study: str = "anynet_a_vs_e", data: str = "digits") -> None:
     sampled = {k: v[v["name"].isna()] for k, v in spaces.items()}
     # the baselines are trained in both studies: report each study's run
     named = pd.concat([v[v["name"].notna()] for v in spaces.values()])
-    fig = figures.edf_figure(sampled, named=named.drop_duplicates("name"), n_boot=1000)
+    extras = pd.concat([retrains(raw, k) for k, raw in raws.items()], ignore_index=True)
+    runs = with_repeats(pd.concat(sampled.values(), ignore_index=True), extras)  # seed repeats: runs of a network
+    gs = network_groups(runs, "space", n_boot=2000)
+    tables = {k: g.table for k, g in gs.items()}
+    fig = figures.edf_figure(tables, named=named.drop_duplicates("name"), n_boot=1000)
     to_png(fig, folder / "edf_a_vs_e.png")
-    raw_cmp = stats.compare(sampled["AnyNetX_A"]["error"].to_numpy(), sampled["AnyNetX_E"]["error"].to_numpy(),
-                            names=("AnyNetX_A", "AnyNetX_E"), n_boot=2000)
-    norm_cmp = stats.compare(sampled["AnyNetX_A"], sampled["AnyNetX_E"], names=("AnyNetX_A", "AnyNetX_E"),
-                             normalize=True, n_boot=2000)
+    summary = summarize(runs, "space", n_boot=2000, network_groups_=gs)
+    norm_cmp = stats.compare(runs[runs["space"] == "AnyNetX_A"], runs[runs["space"] == "AnyNetX_E"],
+                             names=("AnyNetX_A", "AnyNetX_E"), normalize=True, n_boot=2000)
     lines = [f"# AnyNetX_A vs AnyNetX_E on {data}: recorded results", "",
-             f"Generated by `python studies/make_results.py {study}`; do not edit by hand.", "",
+             f"Generated by `python studies/make_results.py {study}`; do not edit by hand. The network is the unit: "
+             "each network's seed repeats are averaged; errors in the comparison are percentage points.", "",
              "| space | trained models | draws rejected (outside the regime) | best error | median error | mean error | training minutes |",
              "|---|---|---|---|---|---|---|"]
     for k, raw in raws.items():
         lines += _summary_rows(k, raw, sampled[k])
     if data != "digits":
         lines += ["", *[f"- {k}: {_wall(raw)}" for k, raw in raws.items()]]
-    for title, c in (("raw EDFs", raw_cmp), ("flops-normalized EDFs", norm_cmp)):
-        lines += _compare_lines(title, c)
+    lines += _summary_lines(summary)
+    lines += _compare_lines("flops-normalized EDFs (network means, the flops range both spaces cover)", norm_cmp)
     for label, df in spaces.items():
         lines += _baselines(sampled[label], named[named["space"] == label], header=label == "AnyNetX_A")
-    if data != "digits":  # can the comparison be trusted: noise floor and sample size, schedule fidelity
-        counted = pd.concat(sampled.values(), ignore_index=True)
-        extras = pd.concat([retrains(raw, k) for k, raw in raws.items()], ignore_index=True)
-        lines += ["", "## Can the comparison be trusted?", "",
-                  *[f"- {x}" for x in trust_sentences(counted, extras, by="space", n_boot=1000)]]
+    lines += ["", "## Can the comparison be trusted?", "",
+              *[f"- {x}" for x in trust_sentences(runs, extras, by="space", n_boot=1000, gs=gs)]]
+    if data != "digits":
         lines += _pilot_lines()
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -222,7 +254,7 @@ def efficientnet_scaling(study: str = "efficientnet_scaling", data: str = "digit
     groups = {m: sampled[sampled["scaling"] == m] for m in methods}
     fig = figures.complexity_figure(groups, complexity="flops", n_bins=5, named=named)
     if data == "digits":
-        fig.update_yaxes(range=[0, 0.2])
+        fig.update_yaxes(range=[0, 20])  # percent
     to_png(fig, folder / "error_vs_flops.png")
     fig = figures.edf_figure(groups, normalized=True, n_boot=1000, named=named)
     to_png(fig, folder / "edf_normalized.png")
@@ -243,10 +275,16 @@ def efficientnet_scaling(study: str = "efficientnet_scaling", data: str = "digit
               "(positive: compound is better), with a 95% bootstrap CI; KS on the raw errors (scipy).", "",
               "| method | n | KS (raw) | p (raw) | normalized gap | p (normalized) | area vs compound | 95% CI | verdict |",
               "|---|---|---|---|---|---|---|---|---|"]
-    for m in methods[1:]:
-        c = stats.compare(groups["compound"], groups[m], names=("compound", m), normalize=True, n_boot=2000)
-        lines.append(f"| {m} | {c.n_b} | {c.ks:.3f} | {c.pvalue:.3g} | {c.gap:.3f} | {c.pvalue_normalized:.3g} | "
-                     f"{c.area:+.4f} | [{c.area_ci[0]:+.4f}, {c.area_ci[1]:+.4f}] | {c.verdict} |")
+    from designspace.analysis.multiplicity import holm
+
+    cmps = [stats.compare(groups["compound"], groups[m], names=("compound", m), normalize=True, n_boot=2000)
+            for m in methods[1:]]
+    adj = holm([c.pvalue_normalized for c in cmps])
+    lines[-2] = lines[-2].replace("p (normalized) |", "p (normalized) | p Holm |")
+    lines[-1] += "---|"
+    for c, ph in zip(cmps, adj):
+        lines.append(f"| {c.name_b} | {c.n_b} | {c.ks:.3f} | {c.pvalue:.3g} | {c.gap:.3f} | {c.pvalue_normalized:.3g} | "
+                     f"{ph:.3g} | {c.area:+.4f} | [{c.area_ci[0]:+.4f}, {c.area_ci[1]:+.4f}] | {c.verdict} |")
     # error against log2 flops within each method (least squares), for the trend with scale
     lines += ["", "## Error against scale within each method", "",
               "| method | least-squares slope of error on log2(flops) | Spearman rho (error, flops) | p |", "|---|---|---|---|"]
@@ -257,24 +295,13 @@ def efficientnet_scaling(study: str = "efficientnet_scaling", data: str = "digit
         slope = np.polyfit(x, y, 1)[0] if len(g) > 2 else float("nan")
         r = sps.spearmanr(g["flops"], g["error"])
         lines.append(f"| {m} | {slope:+.4f} per doubling | {r.statistic:+.3f} | {r.pvalue:.3f} |")
-    if data != "digits":  # can the comparisons be trusted: seed noise, noise floor, sample size, schedule
-        from designspace.analysis.noise import compare_to_floor, ks_statistic, noise_floor, seed_noise
-        from designspace.analysis.power import required_n
+    if data != "digits":  # can the comparisons be trusted: seed noise, retest distance, sensitivity, schedule
+        from designspace.analysis.summary import network_groups
+        from designspace.analysis.trust import group_sentences, with_repeats
 
-        rep = retrains(raw, "EfficientNet")
-        rep = rep[rep["role"] == "repeat"].assign(of=lambda d: d["of"].astype(int))
-        first = sampled.set_index("number")["error"]
-        runs = [np.concatenate([[first[of]], g["error"].to_numpy(float)]) for of, g in rep.groupby("of") if of in first]
-        noise = seed_noise(runs) if runs else None
-        lines += ["", "## Can the comparisons be trusted?", "", f"- {_wall(raw)}"]
-        if noise is not None:
-            lines.append(f"- seed noise: one run's error is off by {100 * noise.sd:.2f} points (sd) from its network's "
-                         f"mean ({noise.models} networks, {noise.runs} runs)")
-        for m in methods[1:]:
-            a, b = groups["compound"]["error"].to_numpy(float), groups[m]["error"].to_numpy(float)
-            floor = noise_floor(np.concatenate([a, b]), noise, a.size, b.size, n_boot=1000, seed=0)
-            lines.append(f"- compound vs {m}: " + compare_to_floor(ks_statistic(a, b), floor))
-            lines.append("- " + required_n(a, b, n_boot=200, seed=0).sentence(("compound", m)))
+        runs = with_repeats(sampled, retrains(raw, "EfficientNet"))
+        gs = network_groups(runs, "scaling", n_boot=1000)
+        lines += ["", "## Can the comparisons be trusted?", "", f"- {_wall(raw)}", *[f"- {x}" for x in group_sentences(gs)]]
         lines += _pilot_lines()
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -416,18 +443,27 @@ def fmnist_efficientnet_scaling() -> None:
               "Mean error over seeds; Welch's t-test over the seeds (scipy). The flops ratio is the method's "
               "network over the compound one at that phi (the methods are built to match; rounding of depths, "
               "widths and resolutions moves them apart: see At matched flops).", "",
-              "| method | phi | method - compound | Welch p | flops ratio |", "|---|---|---|---|---|"]
+              "| method | phi | method - compound | Welch p | p Holm (all per-phi tests) | flops ratio |",
+              "|---|---|---|---|---|---|"]
+    from designspace.analysis.multiplicity import holm
+
     cells = {(m, phi): g for (m, phi), g in every.groupby(["scaling", "phi"])}
     phis = sorted(every.loc[every["phi"] > 0, "phi"].unique())
+    per_phi = []
     for m in methods[1:]:
         for phi in phis:
             if (m, phi) not in cells:  # the same network as at another phi (depths round): trained once
-                lines.append(f"| {m} | {phi:g} | (the network of another phi: not trained twice) | | |")
+                per_phi.append((m, phi, None, None, None))
                 continue
             a, c = cells[(m, phi)], cells[("compound", phi)]
             t = sps.ttest_ind(a["error"], c["error"], equal_var=False)
-            lines.append(f"| {m} | {phi:g} | {a['error'].mean() - c['error'].mean():+.4f} | {t.pvalue:.3g} | "
-                         f"{a['flops'].iloc[0] / c['flops'].iloc[0]:.2f} |")
+            per_phi.append((m, phi, a["error"].mean() - c["error"].mean(), t.pvalue, a["flops"].iloc[0] / c["flops"].iloc[0]))
+    adj = iter(holm([p for *_, p, _ in per_phi if p is not None]))
+    for m, phi, d, p, ratio in per_phi:
+        if p is None:
+            lines.append(f"| {m} | {phi:g} | (the network of another phi: not trained twice) | | | |")
+        else:
+            lines.append(f"| {m} | {phi:g} | {d:+.4f} | {p:.3g} | {next(adj):.3g} | {ratio:.2f} |")
     own = [g["error"].to_numpy(float) for _, g in runs.groupby("of")]
     noise = seed_noise([o for o in own if o.size >= 2])
     n = int(np.median([o.size for o in own]))
@@ -435,25 +471,28 @@ def fmnist_efficientnet_scaling() -> None:
     rng = np.random.default_rng(0)
     lines += ["", "## Pooled over phi > 0, and can it be trusted?", "",
               f"Seed noise: one run's error is off by {100 * noise.sd:.2f} points (sd) from its network's mean "
-              f"({noise.models} networks, {noise.runs} runs); with {n} seeds a difference of {100 * mdd:.2f} points "
+              f"({noise.networks} networks, {noise.runs} runs; robust pooled over networks, per-network sd median "
+              f"{100 * noise.median:.2f}, max {100 * noise.max:.2f}); with {n} seeds a difference of {100 * mdd:.2f} points "
               "at one phi is detected with 80% power (two-sided Welch, alpha 0.05, scipy's noncentral t). Pooled: "
               "the mean over phi of the per-phi differences, a 95% bootstrap interval (runs resampled within each "
               "network), KS of the method's runs against compound's (scipy), and a Wilcoxon signed-rank test of "
               "the per-phi mean differences (scipy).", "",
-              "| method | method - compound (points) | 95% bootstrap | KS | KS p | Wilcoxon p | phi where compound is better |",
-              "|---|---|---|---|---|---|---|"]
-    verdicts = []
+              "| method | method - compound (points) | 95% bootstrap | KS | KS p | KS p Holm | Wilcoxon p | phi where compound is better |",
+              "|---|---|---|---|---|---|---|---|"]
+    verdicts, pooled = [], []
     for m in methods[1:]:
         a = every[(every["scaling"] == m) & (every["phi"] > 0)]
         c = every[(every["scaling"] == "compound") & (every["phi"] > 0)]
         diff, lo, hi = _pooled_diff(a, c, rng)
-        ks = sps.ks_2samp(a["error"], c["error"])
+        # the network is the unit: one seed mean per network (phi) in the KS test
+        ks = sps.ks_2samp(a.groupby("phi")["error"].mean(), c.groupby("phi")["error"].mean())
         per = [cells[(m, phi)]["error"].mean() - cells[("compound", phi)]["error"].mean() for phi in phis
                if (m, phi) in cells]
-        w = sps.wilcoxon(per)
-        lines.append(f"| {m} | {100 * diff:+.2f} | {100 * lo:+.2f} to {100 * hi:+.2f} | {ks.statistic:.3f} | "
-                     f"{ks.pvalue:.3g} | {w.pvalue:.3g} | {sum(d > 0 for d in per)} of {len(per)} |")
+        pooled.append((m, diff, lo, hi, ks, sps.wilcoxon(per), per))
         verdicts.append((m, diff, lo, hi))
+    for (m, diff, lo, hi, ks, w, per), ph in zip(pooled, holm([x[4].pvalue for x in pooled])):
+        lines.append(f"| {m} | {100 * diff:+.2f} | {100 * lo:+.2f} to {100 * hi:+.2f} | {ks.statistic:.3f} | "
+                     f"{ks.pvalue:.3g} | {ph:.3g} | {w.pvalue:.3g} | {sum(d > 0 for d in per)} of {len(per)} |")
     lines += ["", "## At matched flops", "",
               "At the same phi the networks do not cost the same: the compound networks have "
               f"{agg.loc[(agg['scaling'] == 'compound') & (agg['phi'] > 0), 'flops'].min() / 1e6:.2f}-"
@@ -499,18 +538,18 @@ def fmnist_efficientnet_scaling() -> None:
     lines += ["", "## Verdict", ""]
     for m, diff, lo, hi in verdicts:
         if lo > 0:
-            v = "compound scaling is better"
+            v = "different (compound scaling is better)"
         elif hi < 0:
-            v = f"{m} scaling is better"
+            v = f"different ({m} scaling is better)"
         else:
-            v = "no difference resolved"
+            v = "inconclusive"
         both = matched.get(m, [])
         if both and all(l > 0 for _, _, l, _ in both):
             fv = "compound still better at matched flops"
         elif both and all(h < 0 for _, _, _, h in both):
             fv = f"{m} still better at matched flops"
         elif both:
-            fv = "at matched flops: not resolved in both directions"
+            fv = "at matched flops: inconclusive (not resolved in both directions)"
         else:
             fv = "no flops overlap to compare"
         mf = "; ".join(f"{100 * d:+.2f} ({100 * l:+.2f} to {100 * h:+.2f}, {k} networks)" for k, d, l, h in both)
@@ -642,8 +681,10 @@ def fmnist_resnet_scaling() -> None:
               "Per schedule, the mean error of the depth-scaled network minus the width-scaled one at each phi > 0 "
               "(Welch's t-test over seeds, scipy), and over all phi a paired test of the per-phi means "
               "(Wilcoxon signed-rank, scipy).", "",
-              "| schedule | phi | depth - width | Welch p |", "|---|---|---|---|"]
-    verdicts = []
+              "| schedule | phi | depth - width | Welch p | p Holm (all per-phi tests) |", "|---|---|---|---|---|"]
+    from designspace.analysis.multiplicity import holm
+
+    verdicts, per_phi = [], []
     for sched in agg["schedule"].unique():
         diffs = []
         for phi in sorted(runs.loc[runs["phi"] > 0, "phi"].unique()):
@@ -652,12 +693,14 @@ def fmnist_resnet_scaling() -> None:
             if len(a) >= 2 and len(b) >= 2:
                 t = sps.ttest_ind(a, b, equal_var=False)
                 diffs.append(a.mean() - b.mean())
-                lines.append(f"| {sched} | {phi:g} | {a.mean() - b.mean():+.4f} | {t.pvalue:.3g} |")
+                per_phi.append((sched, phi, a.mean() - b.mean(), t.pvalue))
         if len(diffs) >= 2:
             w = sps.wilcoxon(diffs)
             verdicts.append(f"- {sched} schedule: depth minus width {np.mean(diffs):+.4f} on average over {len(diffs)} phi; "
                             f"Wilcoxon p {w.pvalue:.3g} (with {len(diffs)} phi its smallest possible two-sided p is "
                             f"{2 / 2 ** len(diffs):.3g}: the bootstrap interval below is the sharper test)")
+    for (sched, phi, d, p), ph in zip(per_phi, holm([x[3] for x in per_phi])):
+        lines.append(f"| {sched} | {phi:g} | {d:+.4f} | {p:.3g} | {ph:.3g} |")
     lines += ["", "## Verdict per schedule", "", *verdicts]
     # can it be trusted: seed noise per schedule, the smallest per-phi difference the seeds can see,
     # and the pooled depth-vs-width comparison (KS, bootstrap interval of the mean difference)
@@ -677,12 +720,14 @@ def fmnist_resnet_scaling() -> None:
         n = int(np.median([c.size for c in cells]))
         mdd = _min_detectable(noise.sd, n)
         a, b = r[r["scaling"] == "depth"], r[r["scaling"] == "width"]
-        ks = sps.ks_2samp(a["error"], b["error"])
+        ks = sps.ks_2samp(a.groupby("phi")["error"].mean(), b.groupby("phi")["error"].mean())  # network means
         diff, lo, hi = _pooled_diff(a, b, rng)
-        lines.append(f"- {sched} schedule: seed sd {100 * noise.sd:.2f} points ({noise.models} networks, {noise.runs} runs); "
+        lines.append(f"- {sched} schedule: seed sd {100 * noise.sd:.2f} points (robust pooled; per-network median "
+                     f"{100 * noise.median:.2f}, max {100 * noise.max:.2f}; {noise.networks} networks, {noise.runs} runs); "
                      f"with {n} seeds a per-phi difference of {100 * mdd:.2f} points is detected with 80% power; pooled "
                      f"over phi > 0, depth minus width {100 * diff:+.2f} points (95% bootstrap {100 * lo:+.2f} to "
-                     f"{100 * hi:+.2f}), KS {ks.statistic:.3f} (p {ks.pvalue:.3g}, n = {len(a)}, {len(b)})")
+                     f"{100 * hi:+.2f}), KS on network means {ks.statistic:.3f} (p {ks.pvalue:.3g}, n = "
+                     f"{a['phi'].nunique()}, {b['phi'].nunique()} networks; {len(a)}, {len(b)} runs)")
     lines += ["", "## Named baseline", "", *baselines]
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -3,9 +3,12 @@
 Inputs are CSV/JSONL tables with one row per model (columns in :mod:`designspace.analysis.data`) or Optuna
 study files (``.toml``, exported with ``designspace.search.study.export_frame``).  Groups: ``--by COLUMN``;
 otherwise each input file is a group when several are given, or the ``space`` column splits a
-single file.  A table with measured speed and no error column (``designspace bench`` or
-``sample --measure`` output) gets a speed-only report: which complexity measure predicts the
-measured time.  The report is written atomically (temporary file + ``os.replace``).
+single file.  Rows sharing a spec ``id`` are one network (a study's seed repeats are read in
+as more runs of their network).  ``--json PATH`` (``-``: stdout) writes the machine-readable
+result of :func:`designspace.analysis.summarize` besides the report.  A table with measured speed
+and no error column (``designspace bench`` or ``sample --measure`` output) gets a speed-only
+report: which complexity measure predicts the measured time.  Files are written atomically
+(temporary file + ``os.replace``); every option is checked before any work.
 """
 from __future__ import annotations
 
@@ -36,7 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=500, metavar="N", help="bootstrap resamples (default: 500)")
     p.add_argument("--bins", type=int, default=8, help="log-complexity bins for normalization (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
-    p.add_argument("--title", help="report title")
+    p.add_argument("--title", help="report title (default: from the study or group names)")
+    p.add_argument("--json", metavar="PATH", help="also write the comparisons as JSON (version 1), or - for stdout")
+    p.add_argument("--margin", type=float, default=0.5, metavar="POINTS",
+                   help="equivalence margin of the TOST, in percentage points of error (default: 0.5)")
+    p.add_argument("--alpha", type=float, default=0.05, help="level of the tests, Holm-adjusted (default: 0.05)")
+    p.add_argument("--num-classes", type=int, metavar="K", help="classes of the data set: a run with error >= "
+                   "1 - 1/K diverged (default: the num_classes column, else the spec's, else 10)")
+    p.add_argument("--log-error", action="store_true", help="log scale for the error axes")
 
 
 def _load(path: str, read_study: Callable[[str], Any] | None):
@@ -60,13 +70,17 @@ def _load(path: str, read_study: Callable[[str], Any] | None):
         df = read_table(path)
     from designspace.analysis.trust import RETRAIN_ROLES
 
-    # repeats and fidelity retrains are read apart (from_study_export keeps counted models only)
+    # fidelity retrains are read apart (a longer schedule); seed repeats are more runs of their network
     retrain = df["role"].astype(str).isin(RETRAIN_ROLES) if "role" in df.columns else None
     extras = df.iloc[:0]
     if retrain is not None and "of" in df.columns:
         extras = df[retrain & (df["state"].astype(str) == "COMPLETE")] if "state" in df.columns else df[retrain]
+        extras = extras[extras["role"].astype(str) != "repeat"]
+    if "role" in df.columns:
+        df = df.assign(role=df["role"].astype(str).replace("repeat", "counted"))
+    n_fidelity = int((df["role"] == "fidelity").sum()) if "role" in df.columns else 0
     df, dropped = from_study_export(df)
-    dropped -= int(retrain.sum()) if retrain is not None else 0
+    dropped -= n_fidelity
     if dropped:
         log.info("designspace analyze: %s: skipped %d trial(s) that did not complete or do not count", path, dropped)
     return df, extras
@@ -98,58 +112,105 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UsageError(f"--bootstrap={args.bootstrap} must be at least 10")
     if args.bins < 1:
         raise UsageError(f"--bins={args.bins} must be at least 1")
+    if not (args.margin > 0 and args.margin < float("inf")):
+        raise UsageError(f"--margin={args.margin} must be a positive number of percentage points")
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha={args.alpha} must be in (0, 1)")
+    if args.num_classes is not None and args.num_classes < 2:
+        raise UsageError(f"--num-classes={args.num_classes} must be at least 2")
     check_output(args.output, "--output")
+    if args.json is not None:
+        if args.json == "-" and args.output == "-":
+            raise UsageError("--json - and --output - would both write to stdout; send one to a file")
+        check_output(args.json, "--json")
+
+
+def _read_inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
+    """All inputs as one frame of runs (a ``source`` column), the fidelity retrains, the group column."""
+    import pandas as pd
+
+    frames, extras, own_source = [], [], False
+    for path in args.inputs:
+        df, ex = _load(path, getattr(args, "read_study", None))
+        own_source |= _SOURCE in df.columns
+        label = os.path.splitext(os.path.basename(path))[0]
+        frames.append(df.assign(**{_SOURCE: label}) if _SOURCE not in df.columns else df)
+        extras.append(ex.assign(**{_SOURCE: label}) if _SOURCE not in ex.columns else ex)
+    labels = [f[_SOURCE].iloc[0] if len(f) else "" for f in frames]
+    if len(set(labels)) < len(labels):
+        raise UsageError("two inputs have the same file name; rename one so their groups can be told apart")
+    df = pd.concat(frames, ignore_index=True)
+    by = args.by
+    if by is None:  # one group per input file (named after it), or the spaces of a single file
+        if len(frames) == 1 and "space" in df.columns and df["space"].nunique() > 1:
+            by = "space"
+        elif len(frames) > 1 or not own_source:  # a single file's own `source` column is not a grouping
+            by = _SOURCE
+    return df, pd.concat(extras, ignore_index=True), by
+
+
+def _analyse(args: argparse.Namespace, df: Any, ex: Any, by: str | None) -> tuple[str, list[str], dict | None]:
+    """(report HTML, trust sentences, JSON summary or None for a speed-only report)."""
+    from designspace.analysis.report import build_report, build_speed_report, speed_times
+    from designspace.analysis.summary import network_groups, summarize
+    from designspace.analysis.trust import trust_sentences
+
+    if "error" not in df.columns and bool(speed_times(df)):  # `designspace bench` output
+        if args.json is not None:
+            raise UsageError("--json: this table has no error column (measured speed only); nothing to compare")
+        return build_speed_report(df, by=by, seed=args.seed, title=args.title, sources=args.inputs), [], None
+    from designspace.analysis.data import check_frame, groups
+
+    check_frame(df, ("error",))
+    for name, g in groups(df, by).items():
+        check_frame(g, ("error", args.complexity), where=f"{by}={name}" if by else "")
+    gs = network_groups(df, by, args.num_classes, args.bootstrap, args.seed)
+    summary = summarize(df, by, args.margin, args.alpha, args.bootstrap, args.seed, args.num_classes,
+                        network_groups_=gs)
+    notes = trust_sentences(df, ex if len(ex) else None, by=by, seed=args.seed, gs=gs)
+    text = build_report(df, by=by, complexity=args.complexity, k=args.best, top=args.top, n_boot=args.bootstrap,
+                        bins=args.bins, seed=args.seed, title=args.title, sources=args.inputs, notes=notes,
+                        margin=args.margin, alpha=args.alpha, num_classes=args.num_classes,
+                        log_error=args.log_error, summary=summary, gs=gs)
+    return text, notes, summary
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import json
 
     from designspace.analysis.data import AnalysisInputError
-    from designspace.analysis.report import build_report, build_speed_report, speed_times
 
     _check_numbers(args)
     try:
-        frames, extras = [], []
-        for path in args.inputs:
-            df, ex = _load(path, getattr(args, "read_study", None))
-            label = os.path.splitext(os.path.basename(path))[0]
-            frames.append(df.assign(**{_SOURCE: label}) if _SOURCE not in df.columns else df)
-            extras.append(ex.assign(**{_SOURCE: label}) if _SOURCE not in ex.columns else ex)
-        labels = [f[_SOURCE].iloc[0] if len(f) else "" for f in frames]
-        if len(set(labels)) < len(labels):
-            raise UsageError("two inputs have the same file name; rename one so their groups can be told apart")
-        df = pd.concat(frames, ignore_index=True)
-        by = args.by
-        if by is None:
-            if len(frames) > 1:
-                by = _SOURCE
-            elif "space" in df.columns and df["space"].nunique() > 1:
-                by = "space"
-        from designspace.analysis.trust import trust_sentences
-
-        speed_only = "error" not in df.columns and bool(speed_times(df))  # `designspace bench` output
-        if speed_only:
-            notes: list[str] = []
-            text = build_speed_report(df, by=by, seed=args.seed, title=args.title, sources=args.inputs)
-        else:
-            ex = pd.concat(extras, ignore_index=True)
-            notes = trust_sentences(df, ex if len(ex) else None, by=by, seed=args.seed)
-            text = build_report(df, by=by, complexity=args.complexity, k=args.best, top=args.top,
-                                n_boot=args.bootstrap, bins=args.bins, seed=args.seed, title=args.title,
-                                sources=args.inputs, notes=notes)
+        df, ex, by = _read_inputs(args)
+        text, notes, summary = _analyse(args, df, ex, by)
     except AnalysisInputError as e:
         raise UsageError(str(e)) from None
     where = write_output(args.output, lambda f: f.write(text))
+    if summary is not None and args.json is not None:
+        jwhere = write_output(args.json, lambda f: f.write(json.dumps(summary, indent=2) + "\n"))
+        where = "stdout" if jwhere == "stdout" else where
     n_groups = df[by].nunique() if by else 1
-    for line in notes:  # can the comparison be trusted: noise floor, sample size, schedule fidelity
+    for line in notes:  # can the comparison be trusted: seed noise, sensitivity, schedule fidelity
         if where == "stdout":
             log.info("%s", line)
         else:
             print(line)
+    if summary is not None:
+        from designspace.analysis.verdict import verdict_sentence
+
+        for c in summary["comparisons"]:
+            line = verdict_sentence(c, len(summary["comparisons"]))
+            log.info("%s", line) if where == "stdout" else print(line)
     _print_speed(df, args.seed, to_stderr=where == "stdout")
-    if where == "stdout":  # the report is standard output: the summary goes to standard error
-        log.info("wrote the report to stdout: %d models in %d group(s)", len(df), n_groups)
+    if summary is None:
+        what = f"{len(df)} models in {n_groups} group(s) (speed only: no error column)"
     else:
-        what = " (speed only: no error column)" if speed_only else ""
-        print(f"wrote {args.output}: {len(df)} models in {n_groups} group(s){what}")
+        nets = sum(g["networks"] for g in summary["groups"].values())
+        runs = sum(g["runs"] for g in summary["groups"].values())
+        what = f"{nets} networks ({runs} runs) in {n_groups} group(s)"
+    if where == "stdout":  # a report or the JSON is standard output: the summary goes to standard error
+        log.info("wrote %s: %s", "the report" if args.output == "-" else args.output, what)
+    else:
+        print(f"wrote {args.output}: {what}")
     return 0

@@ -73,8 +73,12 @@ def test_report_content(two_spaces):
     html = build_report(two_spaces, by="space", n_boot=50)
     assert CONVENTION in html
     assert "anynet_a" in html and "anynet_e" in html
-    assert re.search(r"anynet_e is better than anynet_a|differ|No significant", html)
-    assert "<h2>Best 15 models</h2>" in html and html.count("<details>") >= 14  # specs in the table
+    assert re.search(r"anynet_a vs anynet_e: (different|equivalent|inconclusive)", html)
+    nets = two_spaces.groupby("space")["id"].nunique()  # the synthetic spaces drew some specs twice
+    assert f"{nets['anynet_a']} networks, 60 runs (0 diverged)" in html and "simultaneous bootstrap bands" in html
+    assert "<p class=warn>" not in html and "No significant" not in html and "noise floor" not in html
+    assert "where the best networks lie" in html.lower() and "joint effect" in html
+    assert "<h2>Best 15 networks</h2>" in html and html.count("<details>") >= 14  # specs in the table
     assert "RegNet fit of the best models" in html  # widths from the spec column were fitted
     assert 'id="fig-edf-normalized"' in html and 'id="fig-param-wm"' in html
 
@@ -86,7 +90,8 @@ def test_figures_mark_named_models(two_spaces):
     stars = [t for t in f.data if t.name == "named models"]
     assert len(stars) == 1 and list(stars[0].text) == ["regnetx_002"]
     e = figures.edf_figure(spaces, named=named, n_boot=20)
-    assert any(s.type == "line" and s.x0 == 0.45 for s in e.layout.shapes)
+    assert any(s.type == "line" and s.x0 == pytest.approx(45) for s in e.layout.shapes)  # percent
+    assert "simultaneous" in e.layout.title.text
     assert CONVENTION in e.layout.title.subtitle.text
     p = figures.param_figure(spaces, "wm", k=0.2, named=named)
     assert [t.name for t in p.data].count("named models") == 1
@@ -99,11 +104,69 @@ def test_cli_groups_by_file_and_writes_atomically(tmp_path, two_spaces, capsys):
     out = tmp_path / "r.html"
     out.write_text("old")
     assert main(["analyze", str(a), str(b), "-o", str(out), "--bootstrap", "50"]) == 0
-    assert "120 models in 2 group(s)" in capsys.readouterr().out
+    nets = two_spaces.groupby("space")["id"].nunique().sum()  # rows sharing an id are one network
+    assert f"{nets} networks (120 runs) in 2 group(s)" in capsys.readouterr().out
     text = out.read_text()
     assert "<title>Design space analysis: anynet_a, anynet_e</title>" in text
-    assert "Can the comparison be trusted" in text and "models per space" in text  # the power sentence
+    assert "Can the comparison be trusted" in text and "prospective sensitivity" in text
     assert sorted(os.listdir(tmp_path)) == ["anynet_a.csv", "anynet_e.csv", "r.html"]  # no temp file left
+
+
+def test_report_hygiene_small_groups_title_mismatch_and_error_step(tmp_path, two_spaces, capsys):
+    """Below 30 networks: a warning and no bands or best-k lines; the title comes from the input's
+    name, not "all"; stored parameters that disagree with the spec are flagged; the error step."""
+    small = two_spaces[two_spaces["space"] == "anynet_a"].head(20).copy()
+    small["error"] = np.round(small["error"], 4)  # a 10,000-image validation set
+    small.loc[small.index[:3], "depth"] = 99  # stored values that are not what the spec built
+    p = tmp_path / "my_study.csv"
+    small.to_csv(p, index=False)
+    out = tmp_path / "r.html"
+    js = tmp_path / "r.json"
+    assert main(["analyze", str(p), "-o", str(out), "--bootstrap", "50", "--json", str(js)]) == 0
+    text = out.read_text()
+    import json
+
+    trends = json.loads(js.read_text())["trends"]["my_study"]
+    assert trends["wm"]["best_range"] is None  # no best range below 30 networks
+    assert "<title>Design space analysis: my_study</title>" in text
+    assert "Warning: my_study has only 20 networks (fewer than 30)" in text
+    assert "no bands: fewer than 30 networks" in text
+    assert "best networks lie here" not in text and "trend of best" not in text
+    assert "stored parameters do not match the network's spec (depth in 3 network(s))" in text
+    assert "steps of 0.01 points: a validation set of about 10,000 images" in text
+
+
+def test_cli_json_has_the_documented_structure(tmp_path, two_spaces, capsys):
+    import json
+
+    a, b = tmp_path / "anynet_a.csv", tmp_path / "anynet_e.csv"
+    two_spaces[two_spaces["space"] == "anynet_a"].to_csv(a, index=False)
+    two_spaces[two_spaces["space"] == "anynet_e"].to_csv(b, index=False)
+    assert main(["analyze", str(a), str(b), "-o", str(tmp_path / "r.html"), "--json", "-", "--bootstrap", "50",
+                 "--margin", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["version"] == 1 and set(out) == {"version", "groups", "comparisons", "trends"}
+    assert set(out["groups"]["anynet_a"]) == {"networks", "runs", "diverged", "seed_sd", "retest_d"}
+    c = out["comparisons"][0]
+    assert set(c) == {"a", "b", "unit", "n_a", "n_b", "ks", "mannwhitney", "mean_diff", "tost", "verdict", "mde"}
+    assert (c["a"], c["b"], c["unit"], c["tost"]["margin"]) == ("anynet_a", "anynet_e", "network", 1.0)
+    assert c["verdict"] in ("different", "equivalent", "inconclusive")
+    assert c["mean_diff"]["estimate"] < 0  # b minus a in points: anynet_e has the lower errors (offset 3 points)
+    t = out["trends"]["anynet_a"]["wm"]
+    assert len(t["best_range"]) == 2 and t["importance"] >= 0
+
+
+@pytest.mark.parametrize("flags, words", [(["--margin", "0"], "--margin=0.0 must be a positive"),
+                                          (["--margin", "nan"], "--margin=nan"),
+                                          (["--alpha", "1"], "--alpha=1.0 must be in (0, 1)"),
+                                          (["--num-classes", "1"], "--num-classes=1 must be at least 2"),
+                                          (["--json", "-", "-o", "-"], "both write to stdout")])
+def test_cli_bad_statistics_options_exit_2_before_work(tmp_path, csv_path, capsys, flags, words):
+    out = tmp_path / "r.html"
+    argv = ["analyze", csv_path, "-o", str(out), *flags] if "-o" not in flags else ["analyze", csv_path, *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err and not out.exists()
 
 
 @pytest.mark.parametrize("content, words", [
@@ -219,7 +282,7 @@ def test_report_of_20000_models_renders_in_headless_chromium(tmp_path, capsys):
     out = tmp_path / "big.html"
     assert main(["analyze", str(csv), "--by", "space", "-o", str(out), "--bootstrap", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "20000 models in 2 group(s)" in printed and "models per space" in printed
+    assert "20000 networks (20000 runs) in 2 group(s)" in printed and "prospective sensitivity" in printed
     text = out.read_text()
     assert '"type":"scattergl"' in text.replace(" ", "") and len(text) < 20 * 2 ** 20  # bounded: under 20 MB
     dom = run_chromium("--virtual-time-budget=30000", "--dump-dom", out.as_uri(), profile=str(tmp_path / "p"))
