@@ -64,7 +64,7 @@ def count_parts(spec: "NetSpec", resolution: int | None = None) -> list[tuple[st
     for i, st in enumerate(spec.stages):
         count_stage(cx, st)
         close(f"stage{i + 1}")
-    count_head(cx, spec.head.width, spec.num_classes)
+    count_head(cx, spec.head.width, spec.num_classes, spec.head.pool)
     close("head")
     return parts
 
@@ -83,11 +83,17 @@ def count_stage(cx: Counter, st: object) -> None:
     cx.add(rest, st.depth - 1)  # type: ignore[attr-defined]
 
 
-def count_head(cx: Counter, width: int, num_classes: int) -> None:
-    """Optional 1x1 conv-norm (``width > 0``), global pool, linear classifier."""
+def count_head(cx: Counter, width: int, num_classes: int, pool: str = "avg") -> None:
+    """Optional 1x1 conv-norm (``width > 0``), global pool (``catavgmax`` doubles the
+    features), linear classifier (none for ``num_classes=0``)."""
     if width:
         cx.conv_norm(width, 1)
-    cx.global_pool().linear(num_classes)
+    if pool:
+        cx.global_pool()
+    if pool == "catavgmax":
+        cx.c = cx.c * 2
+    if not isinstance(num_classes, int) or num_classes:
+        cx.linear(num_classes)
 
 
 def count_spec(spec: "NetSpec", resolution: int | None = None) -> Complexity:

@@ -231,8 +231,8 @@ def test_unknown_rs_depth_is_named():
 
 
 def test_rs_bad_num_classes_is_named():
-    with pytest.raises(SpecError, match="num_classes=0"):
-        resnet_rs(50, num_classes=0)
+    with pytest.raises(SpecError, match="num_classes=-1"):
+        resnet_rs(50, num_classes=-1)
 
 
 def _one_stage(**stage) -> NetSpec:
