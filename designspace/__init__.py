@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import families, logs  # noqa: F401  (logs: the package logger's NullHandler)
-from .complexity import CONVENTION, Complexity, count
+from .complexity import CONVENTION, CONVENTIONS, Complexity, count
 from .errors import InputError, MissingExtra, SpecError, UsageError
 from .interop import read_pycls, timm_to_designspace, to_timm, write_pycls
 from .kinds import BlockKind, StemKind, block_kind, block_kinds, register_block, register_stem
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __version__ = "0.2.0"
 __all__ = [
     "NetSpec", "StemSpec", "StageSpec", "HeadSpec", "SpecError", "InputError", "UsageError", "MissingExtra",
-    "families", "zoo", "list_models", "count", "Complexity", "CONVENTION",
+    "families", "zoo", "list_models", "count", "Complexity", "CONVENTION", "CONVENTIONS",
     "build", "create", "sample", "timm_to_designspace", "to_timm", "read_pycls", "write_pycls",
     "BlockKind", "StemKind", "register_block", "register_stem", "block_kind", "block_kinds",
 ]

@@ -40,10 +40,11 @@ _RESNET: dict[str, dict[str, Any]] = {
     "resnet50d": {"depth": 50, "variant": "d"},  # He et al. 2019, Bag of Tricks
     "seresnet50": {"depth": 50, "se_ratio": 1 / 16},  # Hu et al. 2018, reduction 16
     "resnext50_32x4d": {"depth": 50, "groups": 32, "width_per_group": 4},  # Xie et al. 2017
-    # timm's resnet*t: tiered deep stem (24-32-64) and avg-pool downsample
-    "resnet10t": {"layers": (1, 1, 1, 1), "block": "basic", "variant": "t"},
-    "resnet14t": {"layers": (1, 1, 1, 1), "block": "bottleneck", "variant": "t"},
-    "resnet26t": {"depth": 26, "variant": "t"},
+    # timm's resnet*t: tiered deep stem (24-32-64) and avg-pool downsample; resolution = timm's
+    # default_cfg input_size
+    "resnet10t": {"layers": (1, 1, 1, 1), "block": "basic", "variant": "t", "resolution": 176},
+    "resnet14t": {"layers": (1, 1, 1, 1), "block": "bottleneck", "variant": "t", "resolution": 176},
+    "resnet26t": {"depth": 26, "variant": "t", "resolution": 256},
     "resnet50t": {"depth": 50, "variant": "t"},
 }
 _RESNET_RS: dict[str, dict[str, Any]] = {f"resnetrs{d}": {"depth": d} for d in (50, 101, 152, 200, 270, 350, 420)}
