@@ -220,7 +220,7 @@ class NetSpec:
         return {
             "stem": dataclasses.asdict(self.stem),
             "stages": [dataclasses.asdict(s) for s in self.stages],
-            "head": {k: v for k, v in dataclasses.asdict(self.head).items() if not (k == "pool" and v == "avg")},
+            "head": head_dict(self.head),
             **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("stem", "stages", "head")},
         }
 
@@ -270,6 +270,15 @@ class NetSpec:
             if k not in ("stem", "stages", "head"):
                 _check_type(NetSpec, k, v, k)
         return dataclasses.replace(self, **changes)
+
+
+def head_dict(head: HeadSpec) -> dict[str, Any]:
+    """The head's JSON object: every field, except ``pool`` when it is the default ``avg`` (a
+    field added later, left out so the ids of earlier specs stay the same)."""
+    d = {"width": head.width, "dropout": head.dropout}
+    if head.pool != "avg":
+        d["pool"] = head.pool
+    return d
 
 
 _NET_FIELDS = ("stem", "stages", "head", "resolution", "num_classes", "in_chans", "activation", "norm", "drop_path_rate")

@@ -142,6 +142,8 @@ def to_timm(spec: NetSpec) -> tuple[str, dict[str, Any]]:
         common["drop_path_rate"] = spec.drop_path_rate
     if spec.head.dropout:
         common["drop_rate"] = spec.head.dropout
+    if spec.head.pool != "avg":
+        common["global_pool"] = spec.head.pool
     for name in zoo:  # a named model (at any classes, channels, drop rates): its own name
         z = zoo[name]
         if z.head.width != spec.head.width or z.stages != spec.stages or z.stem != spec.stem:

@@ -6,6 +6,8 @@ timm's ``group_parameters``, fvcore for the counts of the new heads.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -95,6 +97,15 @@ def test_drop_rate_and_drop_path_rate_mean_timm_s(name):
         designspace.create(name, drop_rate=1.5)
 
 
+@pytest.mark.parametrize("name", ["regnetx_002", "resnet18", "efficientnet_b0"])
+def test_to_timm_carries_the_pool_and_the_classes(name):
+    spec = zoo[name].replace(num_classes=0, head=dataclasses.replace(zoo[name].head, pool="catavgmax"))
+    tname, kw = designspace.to_timm(spec)
+    assert kw["global_pool"] == "catavgmax" and kw["num_classes"] == 0
+    with torch.device("meta"):
+        assert _params(timm.create_model(tname, **kw)) == designspace.count(spec).params
+
+
 def test_spec_ids_do_not_change_for_the_default_pool():
     spec = zoo["resnet18"]
     assert "pool" not in spec.to_dict()["head"]
@@ -110,7 +121,7 @@ def test_pretrained_cfg_is_timm_s_for_every_named_model(name):
 
     ref = get_pretrained_cfg(name).to_dict()
     spec = zoo[name]
-    first = {"resnet": "stem.deep.0.conv" if spec.stem.kind == "deep" else "stem.conv.conv",
+    first = {"resnet": "stem.deep.0.conv" if spec.stem.kind.startswith("deep") else "stem.conv.conv",
              "resnet_rs": "stem.deep.0.conv", "regnet": "stem.conv", "efficientnet": "stem.conv",
              "tresnet": "stem.conv.conv"}[zoo.entry(name).family]
     ours = pretrained_cfg(spec, name, first_conv=first)
