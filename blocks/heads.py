@@ -6,10 +6,29 @@ from torch import nn
 
 from .layers import ConvNormAct, ModuleFactory
 
+#: timm's ``global_pool`` values (``timm.layers.SelectAdaptivePool2d``)
+POOLS = ("avg", "max", "avgmax", "catavgmax", "")
+
+
+def global_pool(x: torch.Tensor, pool: str) -> torch.Tensor:
+    """timm's adaptive global pools on an ``N, C, H, W`` map: ``avg``, ``max``, ``avgmax``
+    (their mean), ``catavgmax`` (``[avg, max]`` concatenated: ``2C`` features); ``''`` returns
+    the map unchanged."""
+    if pool == "avg":
+        return x.mean((2, 3))
+    if pool == "max":
+        return x.amax((2, 3))
+    if pool == "avgmax":
+        return 0.5 * (x.mean((2, 3)) + x.amax((2, 3)))
+    if pool == "catavgmax":
+        return torch.cat([x.mean((2, 3)), x.amax((2, 3))], 1)
+    return x
+
 
 class ClassifierHead(nn.Module):
-    """Optional 1x1 conv-norm-act (``width > 0``, EfficientNet's conv_head), global average pool,
-    dropout, linear classifier.  Children: ``conv`` (if any), ``drop``, ``fc``."""
+    """Optional 1x1 conv-norm-act (``width > 0``, EfficientNet's conv_head), global pool
+    (:data:`POOLS`), dropout, linear classifier (``num_classes=0``: none).  Children: ``conv``
+    (if any), ``drop``, ``fc``."""
 
     def __init__(
         self,
@@ -18,16 +37,21 @@ class ClassifierHead(nn.Module):
         *,
         width: int = 0,
         dropout: float = 0.0,
+        pool: str = "avg",
         norm_layer: ModuleFactory = nn.BatchNorm2d,
         act_layer: ModuleFactory = nn.ReLU,
     ):
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool={pool!r} is not one of {POOLS}")
         self.conv = ConvNormAct(in_chs, width, 1, norm_layer=norm_layer, act_layer=act_layer) if width else None
+        self.pool_type = pool
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
-        self.fc = nn.Linear(width or in_chs, num_classes)
+        self.num_features = (width or in_chs) * (2 if pool == "catavgmax" else 1)
+        self.fc: nn.Module = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.conv is not None:
             x = self.conv(x)
-        x = self.drop(x.mean((2, 3)))
+        x = self.drop(global_pool(x, self.pool_type))
         return x if pre_logits else self.fc(x)

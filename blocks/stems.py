@@ -24,7 +24,8 @@ class ResNetStem(nn.Module):
     * ``pool``: ``"none"`` identity, ``"max"`` 3x3 stride-2 max-pool (padding 1), ``"conv"`` 3x3
       stride-2 conv-norm-act (timm's ``replace_stem_pool``).
 
-    ``deep_width == 0`` selects the plain 7x7 stem.
+    ``deep_width == 0`` selects the plain 7x7 stem; ``tiered=True`` makes the first deep conv
+    ``3 * (deep_width // 4)`` wide (timm's ``deep_tiered`` stem of resnet10t/14t/26t/50t).
     """
 
     def __init__(
@@ -34,15 +35,17 @@ class ResNetStem(nn.Module):
         *,
         deep_width: int = 0,
         pool: str = "max",
+        tiered: bool = False,
         norm_layer: ModuleFactory = nn.BatchNorm2d,
         act_layer: ModuleFactory = nn.ReLU,
     ):
         super().__init__()
         kw = dict(norm_layer=norm_layer, act_layer=act_layer)
         if deep_width:
+            first = 3 * (deep_width // 4) if tiered else deep_width
             self.deep = nn.Sequential(
-                ConvNormAct(in_chs, deep_width, 3, 2, **kw),
-                ConvNormAct(deep_width, deep_width, 3, 1, **kw),
+                ConvNormAct(in_chs, first, 3, 2, **kw),
+                ConvNormAct(first, deep_width, 3, 1, **kw),
             )
             self.conv = ConvNormAct(deep_width, width, 3, 1, **kw)
         else:
@@ -57,7 +60,11 @@ class ResNetStem(nn.Module):
         else:
             raise ValueError(f"pool={pool!r} is not one of none, max, conv")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_pre_pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The convs without the pool (timm's ``act1`` feature level, stride 2)."""
         if self.deep is not None:
             x = self.deep(x)
-        return self.pool(self.conv(x))
+        return self.conv(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.forward_pre_pool(x))

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import families, logs  # noqa: F401  (logs: the package logger's NullHandler)
-from .complexity import CONVENTION, Complexity, count
+from .complexity import CONVENTION, CONVENTIONS, Complexity, count
 from .errors import InputError, MissingExtra, SpecError, UsageError
 from .interop import read_pycls, timm_to_designspace, to_timm, write_pycls
 from .kinds import BlockKind, StemKind, block_kind, block_kinds, register_block, register_stem
 from .spec import HeadSpec, NetSpec, StageSpec, StemSpec
-from .zoo import zoo
+from .zoo import list_models, zoo
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __version__ = "0.2.0"
 __all__ = [
     "NetSpec", "StemSpec", "StageSpec", "HeadSpec", "SpecError", "InputError", "UsageError", "MissingExtra",
-    "families", "zoo", "count", "Complexity", "CONVENTION",
+    "families", "zoo", "list_models", "count", "Complexity", "CONVENTION", "CONVENTIONS",
     "build", "create", "sample", "timm_to_designspace", "to_timm", "read_pycls", "write_pycls",
     "BlockKind", "StemKind", "register_block", "register_stem", "block_kind", "block_kinds",
 ]
@@ -30,16 +30,22 @@ __all__ = [
 
 def build(spec: NetSpec | str, **kwargs: Any) -> "Net":
     """Build a spec (or a zoo name) into a ``torch.nn.Module``; imports torch.  Keywords:
-    top-level spec fields (``num_classes=10``), ``pretrained`` (True or a timm checkpoint
-    path), ``features_only`` and ``out_indices`` (see :func:`designspace.net.build`)."""
+    top-level spec fields (``num_classes=10``), timm's ``num_classes=0``, ``global_pool``,
+    ``drop_rate``, ``drop_path_rate``, ``pretrained`` (True or a timm checkpoint path),
+    ``features_only`` and ``out_indices`` (see :func:`designspace.net.build`)."""
     from .net import build as _build
 
     return _build(spec, **kwargs)
 
 
 def create(name: str, **overrides: Any) -> "Net":
-    """Build a named model, e.g. ``create("efficientnet_b3", num_classes=10)``."""
-    return build(zoo[name], **overrides)
+    """Build a named model, e.g. ``create("efficientnet_b3", num_classes=10)``, with timm's
+    keywords (``num_classes=0``, ``global_pool='max'``, ``drop_rate``, ``drop_path_rate``,
+    ``features_only``, ``out_indices``, ``pretrained``); the model carries timm's
+    ``pretrained_cfg`` for that name."""
+    if not isinstance(name, str):
+        raise SpecError("name", name, "is not the name of a named model (designspace.list_models() lists them)")
+    return build(name, **overrides)
 
 
 def sample(space: str, n: int, seed: int = 0, *, flops: Any = None, params: Any = None, acts: Any = None,

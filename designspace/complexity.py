@@ -16,10 +16,19 @@ from .kinds import block_kind, stem_kind
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import NetSpec
 
-__all__ = ["count", "count_parts", "count_spec", "Complexity", "Counter", "CONVENTION", "check_resolution", "stage_maps"]
+__all__ = ["count", "count_parts", "count_spec", "Complexity", "Counter", "CONVENTION", "CONVENTIONS",
+           "check_resolution", "stage_maps"]
 
 #: printed next to every complexity figure
 CONVENTION = "flops = multiply-adds of conv+linear; params = all parameters; acts = conv+linear outputs"
+#: the conventions :func:`count` knows: ``fvcore`` (the default, :data:`CONVENTION`; equal to
+#: fvcore on the built module) and ``pycls`` (pycls' ``complexity()``, as in its MODEL_ZOO
+#: tables and ``dev/model_complexity.json``)
+CONVENTIONS = {
+    "fvcore": CONVENTION,
+    "pycls": "flops = multiply-adds of conv+linear + their bias additions; params = all parameters; "
+             "acts = conv+linear outputs + the outputs of windowed pools (pycls' complexity())",
+}
 
 
 class Complexity(NamedTuple):
@@ -46,10 +55,16 @@ def check_resolution(spec: "NetSpec", resolution: object, path: str = "resolutio
     return resolution
 
 
-def count_parts(spec: "NetSpec", resolution: int | None = None) -> list[tuple[str, Complexity]]:
+def _check_convention(convention: object) -> str:
+    if convention not in CONVENTIONS:
+        raise SpecError("convention", convention, f"is not one of {', '.join(CONVENTIONS)}")
+    return convention  # type: ignore[return-value]
+
+
+def count_parts(spec: "NetSpec", resolution: int | None = None, convention: str = "fvcore") -> list[tuple[str, Complexity]]:
     """Complexity of each part: ``stem``, ``stage1`` ... ``stageN``, ``head`` (they sum to :func:`count`)."""
     r = spec.resolution if resolution is None else check_resolution(spec, resolution)
-    cx = Counter(spec.in_chans, r, r)
+    cx = Counter(spec.in_chans, r, r, _check_convention(convention))
     parts: list[tuple[str, Complexity]] = []
     last = (0, 0, 0)
 
@@ -64,7 +79,7 @@ def count_parts(spec: "NetSpec", resolution: int | None = None) -> list[tuple[st
     for i, st in enumerate(spec.stages):
         count_stage(cx, st)
         close(f"stage{i + 1}")
-    count_head(cx, spec.head.width, spec.num_classes)
+    count_head(cx, spec.head.width, spec.num_classes, spec.head.pool)
     close("head")
     return parts
 
@@ -96,23 +111,35 @@ def count_stage(cx: Counter, st: object) -> None:
     cx.add(rest, st.depth - 1)  # type: ignore[attr-defined]
 
 
-def count_head(cx: Counter, width: int, num_classes: int) -> None:
-    """Optional 1x1 conv-norm (``width > 0``), global pool, linear classifier."""
+def count_head(cx: Counter, width: int, num_classes: int, pool: str = "avg") -> None:
+    """Optional 1x1 conv-norm (``width > 0``), global pool (``catavgmax`` doubles the
+    features), linear classifier (none for ``num_classes=0``)."""
     if width:
         cx.conv_norm(width, 1)
-    cx.global_pool().linear(num_classes)
+    if pool:
+        cx.global_pool()
+    if pool == "catavgmax":
+        cx.c = cx.c * 2
+    if not isinstance(num_classes, int) or num_classes:
+        cx.linear(num_classes)
 
 
-def count_spec(spec: "NetSpec", resolution: int | None = None) -> Complexity:
-    parts = count_parts(spec, resolution)
+def count_spec(spec: "NetSpec", resolution: int | None = None, convention: str = "fvcore") -> Complexity:
+    parts = count_parts(spec, resolution, convention)
     return Complexity(*(sum(c[k] for _, c in parts) for k in range(3)))
 
 
-def count(spec: "NetSpec | str", resolution: int | None = None) -> Complexity:
+def count(spec: "NetSpec | str", resolution: int | None = None, convention: str = "fvcore") -> Complexity:
     """Complexity of a spec (or zoo name) at ``resolution`` (default: the spec's own).
 
-    Raises :class:`SpecError` for something that is not a spec or a named model, and for a
-    resolution the network cannot run at (not an integer, below its total stride, ...)."""
+    ``convention`` (:data:`CONVENTIONS`): ``"fvcore"`` (the default: multiply-adds of conv and
+    linear layers, equal to fvcore on the built module) or ``"pycls"`` (pycls' own
+    ``complexity()``: bias additions count as flops and the stem max-pool's outputs as acts), to
+    check figures against pycls' MODEL_ZOO tables.  Params are the same in both.
+
+    Raises :class:`SpecError` for something that is not a spec or a named model, for a
+    resolution the network cannot run at (not an integer, below its total stride, ...), and for
+    an unknown convention."""
     from .spec import NetSpec
 
     if isinstance(spec, str):
@@ -121,4 +148,4 @@ def count(spec: "NetSpec | str", resolution: int | None = None) -> Complexity:
         spec = zoo[spec]
     if not isinstance(spec, NetSpec):
         raise SpecError("spec", spec, "is neither a NetSpec nor the name of a named model")
-    return count_spec(spec, resolution)
+    return count_spec(spec, resolution, _check_convention(convention))

@@ -41,6 +41,7 @@ __all__ = [
     "ACTIVATIONS",
     "NORMS",
     "SHORTCUTS",
+    "GLOBAL_POOLS",
 ]
 
 
@@ -63,7 +64,8 @@ __all__ = [
 BLOCKS = block_kinds()
 
 #: Stem kinds (:mod:`designspace.kinds.stems`): ``simple`` 3x3 stride-2 conv (RegNet,
-#: EfficientNet); ``resnet`` 7x7 stride-2 conv; ``deep`` three 3x3 convs (ResNet-C/D/RS); ``s2d``
+#: EfficientNet); ``resnet`` 7x7 stride-2 conv; ``deep`` three 3x3 convs (ResNet-C/D/RS);
+#: ``deep_tiered`` the same with a first conv ``3 * (deep_width // 4)`` wide (timm's resnet*t); ``s2d``
 #: SpaceToDepth(4) + 3x3 conv (TResNet); ``cifar`` 3x3 stride-1 conv (NDS CIFAR spaces).
 STEMS = stem_kinds()
 #: What follows the convs of a ``resnet`` or ``deep`` stem: nothing, a 3x3 stride-2 max-pool,
@@ -74,6 +76,8 @@ NORMS = ("batchnorm",)
 #: Projection shortcut used when a block changes shape: strided 1x1 conv, or (ResNet-D)
 #: 2x2 average pool followed by a 1x1 conv.
 SHORTCUTS = ("conv", "avgpool")
+#: timm's ``global_pool`` values (``timm.layers.SelectAdaptivePool2d``)
+GLOBAL_POOLS = ("avg", "max", "avgmax", "catavgmax", "")
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ class StemSpec:
     kind: str = "simple"
     #: output width (channels) of the stem
     width: int = 32
-    #: width of the first two convs of a ``deep`` stem (ResNet-D/RS use 32); 0 for other kinds
+    #: width of the first two convs of a ``deep`` stem (ResNet-D/RS use 32; a ``deep_tiered``
+    #: stem's first conv is ``3 * (deep_width // 4)``); 0 for other kinds
     deep_width: int = 0
     #: what follows a ``resnet``/``deep`` stem's convs (:data:`STEM_POOLS`); ``none`` for other kinds
     pool: str = "none"
@@ -145,12 +150,17 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class HeadSpec:
-    """The classifier head: optional 1x1 conv-norm-act, global average pool, dropout, linear."""
+    """The classifier head: optional 1x1 conv-norm-act, global pool, dropout, linear."""
 
     #: width of a 1x1 conv-norm-act before pooling (EfficientNet's conv_head); 0 = none
     width: int = 0
-    #: dropout probability before the linear classifier, in [0, 1)
+    #: dropout probability before the linear classifier, in [0, 1) (timm's ``drop_rate``)
     dropout: float = 0.0
+    #: global pooling (:data:`GLOBAL_POOLS`, timm's ``global_pool``): ``avg``, ``max``, ``avgmax``
+    #: (their mean), ``catavgmax`` (both concatenated: twice the features) or ``''`` (none: the
+    #: head returns the feature map, only with ``num_classes=0``, as in timm).  Written to JSON
+    #: only when not ``avg``, so the ids of specs made before this field existed do not change.
+    pool: str = "avg"
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,8 @@ class NetSpec:
     head: HeadSpec = field(default_factory=HeadSpec)
     #: input resolution (square images), at least the total stride
     resolution: int = 224
-    #: classifier outputs
+    #: classifier outputs; 0 = no classifier (the network returns its pooled features, timm's
+    #: ``num_classes=0``)
     num_classes: int = 1000
     #: input channels (3 for RGB, 1 for grey images such as Fashion-MNIST)
     in_chans: int = 3
@@ -209,7 +220,7 @@ class NetSpec:
         return {
             "stem": dataclasses.asdict(self.stem),
             "stages": [dataclasses.asdict(s) for s in self.stages],
-            "head": dataclasses.asdict(self.head),
+            "head": head_dict(self.head),
             **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("stem", "stages", "head")},
         }
 
@@ -259,6 +270,15 @@ class NetSpec:
             if k not in ("stem", "stages", "head"):
                 _check_type(NetSpec, k, v, k)
         return dataclasses.replace(self, **changes)
+
+
+def head_dict(head: HeadSpec) -> dict[str, Any]:
+    """The head's JSON object: every field, except ``pool`` when it is the default ``avg`` (a
+    field added later, left out so the ids of earlier specs stay the same)."""
+    d = {"width": head.width, "dropout": head.dropout}
+    if head.pool != "avg":
+        d["pool"] = head.pool
+    return d
 
 
 _NET_FIELDS = ("stem", "stages", "head", "resolution", "num_classes", "in_chans", "activation", "norm", "drop_path_rate")
@@ -364,6 +384,8 @@ def validate(spec: NetSpec) -> None:
         raise SpecError("head", spec.head, "must be a HeadSpec")
     _require_int("head.width", spec.head.width, minimum=0)
     _require_float("head.dropout", spec.head.dropout, 0.0, 1.0)
+    if spec.head.pool not in GLOBAL_POOLS:
+        raise SpecError("head.pool", spec.head.pool, f"is not one of {', '.join(map(repr, GLOBAL_POOLS))}")
 
     if len(spec.stages) == 0:
         raise SpecError("stages", list(spec.stages), "must hold at least one stage")
@@ -402,7 +424,10 @@ def validate(spec: NetSpec) -> None:
             kind.check(st, p)
 
     _require_int("resolution", spec.resolution)
-    _require_int("num_classes", spec.num_classes)
+    _require_int("num_classes", spec.num_classes, minimum=0)
+    if spec.head.pool == "" and spec.num_classes:
+        raise SpecError("head.pool", "", f"(no pooling) needs num_classes=0, not {spec.num_classes}: a linear "
+                        "classifier reads pooled features (timm's rule)")
     _require_int("in_chans", spec.in_chans)
     _require_choice("activation", spec.activation, ACTIVATIONS)
     _require_choice("norm", spec.norm, NORMS)

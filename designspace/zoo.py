@@ -6,14 +6,14 @@ the tests compare against (same parameter count, same logits with the same weigh
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from .spec import NetSpec, SpecError
 
-__all__ = ["ZooEntry", "zoo", "entries"]
+__all__ = ["ZooEntry", "zoo", "entries", "list_models"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,12 @@ _RESNET: dict[str, dict[str, Any]] = {
     "resnet50d": {"depth": 50, "variant": "d"},  # He et al. 2019, Bag of Tricks
     "seresnet50": {"depth": 50, "se_ratio": 1 / 16},  # Hu et al. 2018, reduction 16
     "resnext50_32x4d": {"depth": 50, "groups": 32, "width_per_group": 4},  # Xie et al. 2017
+    # timm's resnet*t: tiered deep stem (24-32-64) and avg-pool downsample; resolution = timm's
+    # default_cfg input_size
+    "resnet10t": {"layers": (1, 1, 1, 1), "block": "basic", "variant": "t", "resolution": 176},
+    "resnet14t": {"layers": (1, 1, 1, 1), "block": "bottleneck", "variant": "t", "resolution": 176},
+    "resnet26t": {"depth": 26, "variant": "t", "resolution": 256},
+    "resnet50t": {"depth": 50, "variant": "t"},
 }
 _RESNET_RS: dict[str, dict[str, Any]] = {f"resnetrs{d}": {"depth": d} for d in (50, 101, 152, 200, 270, 350, 420)}
 # RegNetX / RegNetY (Radosavovic et al. 2020, Tables 10-11 via pycls/timm model_cfgs): w0, wa, wm,
@@ -156,3 +162,28 @@ class _Zoo(Mapping[str, NetSpec]):
 
 
 zoo = _Zoo()
+
+
+def list_models(pattern: str | Iterable[str] = "*", family: str | None = None, *,
+                exclude: str | Iterable[str] = ()) -> list[str]:
+    """Names of the named models matching ``pattern`` (shell wildcards, as timm's
+    ``list_models``: ``"regnety_*"``, ``"*50*"``; several patterns: any of them), of ``family``
+    if given (``resnet``, ``resnet_rs``, ``regnet``, ``efficientnet``, ``tresnet``), without
+    those matching ``exclude``; sorted as timm sorts (numbers in names compared as numbers)."""
+    import fnmatch
+    import re
+
+    def patterns(p: object, what: str) -> list[str]:
+        ps = [p] if isinstance(p, str) else list(p) if isinstance(p, Iterable) else None  # type: ignore[arg-type]
+        if ps is None or not all(isinstance(x, str) for x in ps):
+            raise SpecError(what, p, "must be a wildcard pattern (a string) or a list of them")
+        return ps
+
+    inc, exc = patterns(pattern, "pattern"), patterns(exclude, "exclude")
+    families = sorted({e.family for e in entries.values()})
+    if family is not None and family not in families:
+        raise SpecError("family", family, f"is not one of {', '.join(families)}")
+    names = [n for n, e in entries.items() if family is None or e.family == family]
+    names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in inc)
+             and not any(fnmatch.fnmatchcase(n, p) for p in exc)]
+    return sorted(names, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n.lower())])

@@ -204,7 +204,27 @@ def regnet_params(spec: NetSpec) -> dict:
         raise SpecError("stages", [s.se_ratio for s in st], "have different SE ratios (RegNet has one)")
     mids = [s.bottleneck_width for s in st]
     widths = [s.width for s in st]
-    gs = max(s.group_width or s.bottleneck_width for s in st)
+    # the group width g asked for: a stage shows it as is, as mid // (mid // g) (rounded up to
+    # divide its bottleneck mid), or (when g exceeds the bottleneck) about the bottleneck; try
+    # the shown ones, widest first, then (at most 8) others every stage is consistent with
+    recorded = [s.group_width or s.bottleneck_width for s in st]
+
+    def consistent(g: int) -> bool:
+        return all((m // g >= 1 and m // (m // g) == rg) or g >= rg for m, rg in zip(mids, recorded))
+
+    shown = sorted(set(recorded), reverse=True)
+    others = [g for g in range(max(recorded), 0, -1) if g not in shown and consistent(g)][:8]
+    for gs in shown + others:
+        found = _fit_group_width(spec, gs, widths, mids)
+        if found is not None:
+            return found
+    raise SpecError("stages", [(s.depth, s.width) for s in st],
+                    "are not the stages of any RegNet (no w0, wa, wm regenerates these widths and depths)")
+
+
+def _fit_group_width(spec: NetSpec, gs: int, widths: list[int], mids: list[int]) -> dict | None:
+    """:func:`regnet_params` for one asked group width ``gs``; None if nothing fits."""
+    st = spec.stages
     # timm's multiplier r gives every stage's bottleneck as round(width * r): an interval of r
     lo_r = max((m - 0.5) / w for w, m in zip(widths, mids))
     hi_r = min((m + 0.5) / w for w, m in zip(widths, mids))
@@ -231,46 +251,59 @@ def regnet_params(spec: NetSpec) -> dict:
             pre.append(cands)
         else:
             for w0 in pre[0]:
-                found = _fit_linear(w0, [p for p in pre[1:]], [s.depth for s in st], depth)
-                for wa, wm in found:
+                for wa, wm in _fit_linear(w0, [p for p in pre[1:]], [s.depth for s in st], depth):
                     kw = dict(w0=w0, wa=wa, wm=wm, depth=depth, group_width=gs, bottle_ratio=r)
                     try:
                         if regnet(**kw, **base) == spec:
                             return {**kw, "se_ratio": base["se_ratio"], "stem_width": base["stem_width"]}
                     except SpecError:
                         continue
-    raise SpecError("stages", [(s.depth, s.width) for s in st],
-                    "are not the stages of any RegNet (no w0, wa, wm regenerates these widths and depths)")
+    return None
 
 
 def _fit_linear(w0: int, later: list[list[int]], depths: list[int], depth: int, q: int = 8):
-    """Candidate ``(wa, wm)`` for start width ``w0``: each later stage k (exponent k) keeps one of
-    its candidate quantized widths, and each block's exponent lands in its stage (see
-    :func:`regnet_params`); nicer roundings first."""
+    """Candidate ``(wa, wm)`` for start width ``w0``: each later stage keeps one of its candidate
+    quantized widths, and its blocks take exponents in a range ``[a, b]`` whose every exponent
+    quantizes to that width (several exponents give one width where ``w0`` and ``wm`` are small:
+    ``w0=8, wm=1.457`` quantizes exponents 0 and 1 to 8); nicer roundings first."""
     starts = [sum(depths[:k]) for k in range(len(depths))]
 
-    def intervals(k: int, e_prev: int, lo: float, hi: float, exps: tuple[int, ...]):
-        """Depth-first over the later stages' candidate widths and exponents (a stage's exponent
-        exceeds the previous one's, by more than one where no block lands in between), keeping
-        the wm interval non-empty."""
+    def band(w: int, e: int) -> tuple[float, float]:
+        """wm such that ``round(w0 * wm ** e / q) * q == w`` (e >= 1)."""
+        return ((w - q / 2) / w0) ** (1 / e), ((w + q / 2) / w0) ** (1 / e)
+
+    def ranges_from(w: int, a: int, lo: float, hi: float):
+        """Exponent ranges ``[a, b]`` of one stage at width ``w``, widest-last, with their wm interval."""
+        for b in range(a, a + 16):
+            if b >= 1:
+                lo, hi = max(lo, band(w, b)[0]), min(hi, band(w, b)[1])
+            if not lo < hi:
+                return
+            yield b, lo, hi
+
+    def intervals(k: int, e_prev: int, lo: float, hi: float, ranges: tuple[tuple[int, int], ...]):
+        """Depth-first over the later stages' candidate widths and exponent ranges (a stage's
+        first exponent exceeds the previous stage's last), keeping the wm interval non-empty."""
         if k > len(later):
-            yield lo, hi, exps
+            yield lo, hi, ranges
             return
         for w in later[k - 1]:
-            for e in range(e_prev + 1, e_prev + 9):
-                a, b = max(lo, ((w - q / 2) / w0) ** (1 / e)), min(hi, ((w + q / 2) / w0) ** (1 / e))
-                if a < b:
-                    yield from intervals(k + 1, e, a, b, exps + (e,))
+            for a in range(e_prev + 1, e_prev + 9):
+                for b, a_lo, a_hi in ranges_from(w, a, lo, hi):
+                    yield from intervals(k + 1, b, a_lo, a_hi, ranges + ((a, b),))
 
-    for lo, hi, exps in intervals(1, 0, 1.0 + 1e-9, 64.0, (0,)):
+    def all_intervals():
+        for b0, lo, hi in ranges_from(w0, 0, 1.0 + 1e-9, 64.0):
+            yield from intervals(1, b0, lo, hi, ((0, b0),))
+
+    for lo, hi, ranges in all_intervals():
         grid = [lo + (hi - lo) * (i + 0.5) / 48 for i in range(48)]
         for wm in sorted(grid, key=lambda x: abs(x - (lo + hi) / 2)):
             wa_lo, wa_hi = 0.0, math.inf
-            for k, (s0, d) in enumerate(zip(starts, depths)):
-                e = exps[k]
+            for (a, b), s0, d in zip(ranges, starts, depths):
                 for j in range(max(1, s0), s0 + d):
-                    wa_lo = max(wa_lo, (w0 * wm ** (e - 0.5) - w0) / j)
-                    wa_hi = min(wa_hi, (w0 * wm ** (e + 0.5) - w0) / j)
+                    wa_lo = max(wa_lo, (w0 * wm ** (a - 0.5) - w0) / j)
+                    wa_hi = min(wa_hi, (w0 * wm ** (b + 0.5) - w0) / j)
             if len(depths) == 1 and depth == 1:
                 wa_lo, wa_hi = 0.0, 1.0
             if not wa_lo < wa_hi:

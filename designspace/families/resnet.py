@@ -49,11 +49,12 @@ RESNET_RS_RESOLUTIONS: dict[int, int] = {50: 160, 101: 192, 152: 256, 200: 256, 
 
 #: stage "planes" (the basic block's width, a quarter of the bottleneck's output width)
 _PLANES = (64, 128, 256, 512)
-#: variant -> (deep stem, avg-pool shortcut).  "b": torchvision/v1.5; "c": deep stem;
-#: "d": deep stem and avg-pool downsample (Bag of Tricks, Fig. 2).
-_VARIANTS = {"b": (False, False), "c": (True, False), "d": (True, True)}
+#: variant -> (stem, avg-pool shortcut).  "b": torchvision/v1.5; "c": deep stem;
+#: "d": deep stem and avg-pool downsample (Bag of Tricks, Fig. 2); "t": timm's resnet*t, the
+#: tiered deep stem (24-32-64) and avg-pool downsample.
+_VARIANTS = {"b": ("resnet", False), "c": ("deep", False), "d": ("deep", True), "t": ("deep_tiered", True)}
 _DEEP_WIDTH = 32
-STEMS = ("resnet", "deep")
+STEMS = ("resnet", "deep", "deep_tiered")
 STEM_POOLS = ("max", "conv", "none")
 
 
@@ -129,9 +130,9 @@ def _stages(block: str, depths: Sequence[int], planes: Sequence[int], se_ratio: 
 def _stem(stem: str, stem_width: int | None, stem_pool: str) -> StemSpec:
     _choice("stem", stem, STEMS)
     _choice("stem_pool", stem_pool, STEM_POOLS)
-    if stem == "deep":
+    if stem in ("deep", "deep_tiered"):
         sw = _DEEP_WIDTH if stem_width is None else _positive_int("stem_width", stem_width)
-        return StemSpec(kind="deep", width=2 * sw, deep_width=sw, pool=stem_pool)
+        return StemSpec(kind=stem, width=2 * sw, deep_width=sw, pool=stem_pool)
     sw = 64 if stem_width is None else _positive_int("stem_width", stem_width)
     return StemSpec(kind="resnet", width=sw, pool=stem_pool)
 
@@ -165,17 +166,19 @@ def resnet(
       ``widths`` (planes per stage), times ``width_mult``;
     * ``groups`` and ``width_per_group`` make a ResNeXt (bottlenecks only): inner width
       ``floor(planes * width_per_group / 64) * groups``;
-    * ``stem="resnet"`` (7x7, ``stem_width`` default 64) or ``"deep"`` (3x3 convs of
-      ``stem_width``, ``stem_width``, ``2 * stem_width``; default 32), then ``stem_pool``
+    * ``stem="resnet"`` (7x7, ``stem_width`` default 64), ``"deep"`` (3x3 convs of
+      ``stem_width``, ``stem_width``, ``2 * stem_width``; default 32) or ``"deep_tiered"``
+      (the first conv ``3 * (stem_width // 4)`` wide: timm's resnet*t), then ``stem_pool``
       (``max``, ``conv``: the strided 3x3 conv of ResNet-RS, or ``none``);
     * ``shortcut="conv"`` (strided 1x1) or ``"avgpool"`` (ResNet-D); ``variant`` ``"b"``,
-      ``"c"`` (deep stem) or ``"d"`` (deep stem + avg-pool shortcut) sets both at once;
+      ``"c"`` (deep stem), ``"d"`` (deep stem + avg-pool shortcut) or ``"t"`` (tiered deep
+      stem + avg-pool shortcut, timm's resnet10t/14t/26t/50t) sets both at once;
     * ``se_ratio`` > 0 adds SE (Hu et al.) to every block, reduction relative to the block
       output (SE-ResNet: 1/16); ``dropout`` before the classifier.
 
     timm's ``ResNet(block, layers, channels=planes, cardinality=groups, base_width=
     width_per_group, stem_type='deep' or '', stem_width, replace_stem_pool, avg_down,
-    block_args=dict(attn_layer=SE))`` is the same network (timm's plain stem is always 64 wide).
+    block_args=dict(attn_layer=SE))`` (``stem_type='deep_tiered'`` for the tiered stem) is the same network (timm's plain stem is always 64 wide).
     """
     if depth is not None and layers is not None:
         raise SpecError("layers", layers, "and depth are the same setting; give one")
@@ -203,8 +206,8 @@ def resnet(
         raise SpecError("width_per_group", width_per_group, f"must be 64: {what} uses basic blocks")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise SpecError("dropout", dropout, "must be in [0, 1)")
-    deep, avg = _VARIANTS[variant]
-    stem_spec = _stem(stem if stem is not None else ("deep" if deep else "resnet"), stem_width, stem_pool)
+    stem_kind, avg = _VARIANTS[variant]
+    stem_spec = _stem(stem if stem is not None else stem_kind, stem_width, stem_pool)
     if shortcut is None:
         shortcut = "avgpool" if avg else "conv"
     _choice("shortcut", shortcut, ("conv", "avgpool"))

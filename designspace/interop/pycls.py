@@ -5,8 +5,13 @@ Read (:func:`read_pycls`): ``MODEL.TYPE`` ``regnet`` (``REGNET.DEPTH, W0, WA, WM
 BOT_MUL, SE_ON, SE_R, STEM_W``: through :func:`designspace.families.regnet`, whose arithmetic is
 timm's), ``anynet`` (``ANYNET.STEM_TYPE, STEM_W, BLOCK_TYPE, DEPTHS, WIDTHS, STRIDES, BOT_MULS,
 GROUP_WS, SE_ON, SE_R, HEAD_W``) and ``effnet`` (``EN.STEM_W, DEPTHS, WIDTHS, EXP_RATIOS,
-KERNELS, STRIDES, SE_R, HEAD_W, DROPOUT_RATIO``), with ``MODEL.NUM_CLASSES`` and
+KERNELS, STRIDES, SE_R, HEAD_W, DROPOUT_RATIO``) and ``resnet`` (``MODEL.DEPTH``,
+``RESNET.TRANS_FUN, NUM_GROUPS, WIDTH_PER_GROUP, STRIDE_1X1`` and ``TRAIN.DATASET``: pycls'
+``ResNet`` builds the CIFAR ResNet-(6n+2) of basic blocks, 16-32-64 wide after a 3x3 stem, for
+a ``cifar*`` dataset, else the ImageNet ResNet-50/101/152 of bottlenecks after a 7x7 stem and
+max-pool, as our :func:`designspace.families.resnet`), with ``MODEL.NUM_CLASSES`` and
 ``TRAIN.IM_SIZE``; keys a config leaves out take pycls' defaults (``pycls/core/config.py``).
+pycls' own complexity figures are ``count(spec, convention="pycls")``.
 
 pycls' blocks map onto our kinds: ``res_bottleneck_block`` is the RegNet X/Y block (``regnet``;
 without SE after a ``res_stem_in`` it is the ResNet bottleneck, ``bottleneck``),
@@ -97,7 +102,43 @@ def from_pycls_config(cfg: Mapping[str, Any]) -> NetSpec:
         return _anynet(cfg, ncls, res, act)
     if kind == "effnet":
         return _effnet(cfg, ncls, res, act)
-    raise SpecError("MODEL.TYPE", kind, "is not one of regnet, anynet, effnet")
+    if kind == "resnet":
+        return _resnet(cfg, ncls, res)
+    raise SpecError("MODEL.TYPE", kind, "is not one of regnet, anynet, effnet, resnet")
+
+
+#: pycls' ``_IN_STAGE_DS``: ImageNet ResNet depth -> bottlenecks per stage
+_IN_STAGE_DS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+
+
+def _resnet(cfg: Mapping[str, Any], ncls: int, res: int) -> NetSpec:
+    """pycls' ``ResNet`` (``pycls/models/resnet.py``) as a spec."""
+    depth = _get(cfg, "MODEL", "DEPTH", 0)
+    trans = _get(cfg, "RESNET", "TRANS_FUN", "basic_transform")
+    dataset = str(_get(cfg, "TRAIN", "DATASET", ""))
+    if "cifar" in dataset:
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+            raise SpecError("MODEL.DEPTH", depth, "must be 6n + 2 (n >= 1) for pycls' CIFAR ResNet")
+        if trans != "basic_transform":
+            raise SpecError("RESNET.TRANS_FUN", trans, "must be basic_transform for pycls' CIFAR ResNet (it builds "
+                            "no bottleneck width there)")
+        d = (depth - 2) // 6
+        stages = tuple(StageSpec(block="basic", depth=d, width=w, stride=s) for w, s in ((16, 1), (32, 2), (64, 2)))
+        return NetSpec(stem=StemSpec(kind="cifar", width=16), stages=stages, resolution=res, num_classes=ncls)
+    if depth not in _IN_STAGE_DS:
+        raise SpecError("MODEL.DEPTH", depth, f"is not one of {', '.join(map(str, _IN_STAGE_DS))} (pycls' ImageNet "
+                        "ResNets)")
+    if trans != "bottleneck_transform":
+        raise SpecError("RESNET.TRANS_FUN", trans, "must be bottleneck_transform for pycls' ImageNet ResNet")
+    if _get(cfg, "RESNET", "STRIDE_1X1", True):
+        raise SpecError("RESNET.STRIDE_1X1", True, "(the stride on the first 1x1 conv, pycls' default) has no "
+                        "counterpart here: our bottleneck strides its 3x3 conv (STRIDE_1X1: False)")
+    from ..families import resnet
+
+    g, gw = int(_get(cfg, "RESNET", "NUM_GROUPS", 1)), int(_get(cfg, "RESNET", "WIDTH_PER_GROUP", 64))
+    # pycls: stage i's bottleneck is gw * g * 2**i; ours (timm's) floor(64 * 2**i * gw / 64) * g
+    return resnet(layers=_IN_STAGE_DS[depth], block="bottleneck", groups=g, width_per_group=gw, resolution=res,
+                  num_classes=ncls)
 
 
 def _anynet(cfg: Mapping[str, Any], ncls: int, res: int, act: str) -> NetSpec:

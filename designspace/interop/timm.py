@@ -96,7 +96,7 @@ def family_of(spec: NetSpec) -> str:
         return "efficientnet"
     if stem == "simple" and blocks == {"regnet"} and not spec.head.width:
         return "regnet"
-    if stem in ("resnet", "deep") and blocks <= {"basic", "bottleneck"} and not spec.head.width:
+    if stem in ("resnet", "deep", "deep_tiered") and blocks <= {"basic", "bottleneck"} and not spec.head.width:
         return "resnet"
     raise SpecError("spec", f"{stem} stem with {', '.join(sorted(blocks))} blocks",
                     "is not the layout of a timm family (regnet, resnet, efficientnet, tresnet)")
@@ -142,6 +142,8 @@ def to_timm(spec: NetSpec) -> tuple[str, dict[str, Any]]:
         common["drop_path_rate"] = spec.drop_path_rate
     if spec.head.dropout:
         common["drop_rate"] = spec.head.dropout
+    if spec.head.pool != "avg":
+        common["global_pool"] = spec.head.pool
     for name in zoo:  # a named model (at any classes, channels, drop rates): its own name
         z = zoo[name]
         if z.head.width != spec.head.width or z.stages != spec.stages or z.stem != spec.stem:
@@ -201,9 +203,9 @@ def _resnet(spec: NetSpec, common: dict[str, Any]) -> tuple[str, dict[str, Any]]
         bw = 64 if 64 in fits else fits[0]
         kw.update(cardinality=g, base_width=bw)
     kw["channels"] = tuple(planes)
-    if stem.kind == "deep":
+    if stem.kind in ("deep", "deep_tiered"):
         _need(stem.width == 2 * stem.deep_width, "stem.width", stem.width, "timm's deep stem ends at 2 x stem_width")
-        kw.update(stem_type="deep", stem_width=stem.deep_width)
+        kw.update(stem_type=stem.kind, stem_width=stem.deep_width)
     else:
         _need(stem.width == 64, "stem.width", stem.width, "timm's 7x7 stem is always 64 wide")
     _need(stem.pool in ("max", "conv"), "stem.pool", stem.pool, "timm's ResNet stem ends in a max-pool or a strided conv")

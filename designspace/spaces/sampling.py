@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..spec import HeadSpec, NetSpec, StageSpec, StemSpec
+from ..spec import HeadSpec, NetSpec, StageSpec, StemSpec, head_dict
 from .base import Space, SpaceError
 
 __all__ = ["Regime", "parse_range", "format_count", "sample_records", "SampleResult", "RegimeUnreachable",
@@ -136,7 +136,7 @@ def spec_json(spec: NetSpec) -> str:
     """``spec.to_json()`` without ``dataclasses.asdict``'s deep copies (5x faster; the tests
     hold the two equal on every sampled spec)."""
     d = {n: getattr(spec, n) for n in _NET_SCALARS}
-    d["stem"], d["head"] = _plain(spec.stem), _plain(spec.head)
+    d["stem"], d["head"] = _plain(spec.stem), head_dict(spec.head)
     d["stages"] = [_plain(s) for s in spec.stages]
     return json.dumps(d, sort_keys=True, separators=(",", ":"))
 

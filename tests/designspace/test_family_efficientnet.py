@@ -174,7 +174,7 @@ def test_count_equals_fvcore_for_random_compound_phi(phi, base):
         (efficientnet, {"resolution": 224.0}, "resolution", 224.0),
         (efficientnet, {"dropout": 1.0}, "dropout", 1.0),
         (efficientnet, {"dropout": -0.1}, "dropout", -0.1),
-        (efficientnet, {"num_classes": 0}, "num_classes", 0),
+        (efficientnet, {"num_classes": -1}, "num_classes", -1),  # 0: timm's no classifier
         (efficientnet, {"drop_path_rate": 1.5}, "drop_path_rate", 1.5),
         (efficientnet_compound, {"phi": -1}, "phi", -1),
         (efficientnet_compound, {"phi": 1, "alpha": 0.9}, "alpha", 0.9),

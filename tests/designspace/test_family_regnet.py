@@ -193,7 +193,7 @@ _OK = dict(w0=88, wa=26.31, wm=2.25, depth=25, group_width=48)
     ("se_ratio", 1.0), ("se_ratio", -0.1),
     ("stem_width", 0),
     ("resolution", 16),
-    ("num_classes", 0),
+    ("num_classes", -1),  # 0 is timm's "no classifier"
     ("drop_path_rate", 1.5),
 ])
 def test_bad_input_names_field_and_value(field, value):

@@ -44,8 +44,11 @@ def _timm_meta(name: str, **kw) -> nn.Module:
 def _assert_structure(spec: NetSpec, m: nn.Module) -> None:
     """Our spec describes timm's built network, field by field."""
     deep = isinstance(m.conv1, nn.Sequential)
-    assert spec.stem.kind == ("deep" if deep else "resnet")
-    assert spec.stem.deep_width == (m.conv1[0].out_channels if deep else 0)
+    tiered = deep and m.conv1[0].out_channels != m.conv1[3].out_channels  # timm's deep_tiered (resnet*t)
+    assert spec.stem.kind == ("deep_tiered" if tiered else "deep" if deep else "resnet")
+    assert spec.stem.deep_width == (m.conv1[3].out_channels if deep else 0)
+    if tiered:
+        assert m.conv1[0].out_channels == 3 * (spec.stem.deep_width // 4)
     assert spec.stem.width == m.bn1.num_features
     assert spec.stem.pool == ("conv" if isinstance(m.maxpool, nn.Sequential) else "max")
     layers = [m.layer1, m.layer2, m.layer3, m.layer4]
@@ -231,8 +234,8 @@ def test_unknown_rs_depth_is_named():
 
 
 def test_rs_bad_num_classes_is_named():
-    with pytest.raises(SpecError, match="num_classes=0"):
-        resnet_rs(50, num_classes=0)
+    with pytest.raises(SpecError, match="num_classes=-1"):
+        resnet_rs(50, num_classes=-1)
 
 
 def _one_stage(**stage) -> NetSpec:

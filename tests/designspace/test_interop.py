@@ -58,8 +58,8 @@ def resnet_configs(draw):
     if block == "bottleneck" and draw(hs.booleans()):
         groups, wpg = draw(hs.sampled_from([(2, 16), (4, 8), (8, 4), (2, 32)]))
     assume(all(p * wpg // 64 >= 1 for p in planes))  # timm too needs a channel per group
-    stem = draw(hs.sampled_from(["resnet", "deep"]))
-    stem_width = draw(hs.sampled_from([8, 16, 32])) if stem == "deep" else 64
+    stem = draw(hs.sampled_from(["resnet", "deep", "deep_tiered"]))
+    stem_width = draw(hs.sampled_from([8, 16, 32])) if stem != "resnet" else 64
     return dict(block=block, layers=layers, planes=planes, groups=groups, wpg=wpg, stem=stem, stem_width=stem_width,
                 avg=draw(hs.booleans()), conv_pool=draw(hs.booleans()),
                 se=draw(hs.sampled_from([0.0, 1 / 16, 0.25])), ncls=draw(hs.sampled_from([5, 10])))
@@ -71,14 +71,14 @@ def _timm_resnet(c):
         args["block_args"] = {"attn_layer": partial(get_attn("se"), rd_ratio=c["se"])}
     return ResNet(BasicBlock if c["block"] == "basic" else Bottleneck, c["layers"], num_classes=c["ncls"],
                   cardinality=c["groups"], base_width=c["wpg"], stem_width=c["stem_width"],
-                  stem_type="deep" if c["stem"] == "deep" else "", replace_stem_pool=c["conv_pool"], avg_down=c["avg"],
+                  stem_type="" if c["stem"] == "resnet" else c["stem"], replace_stem_pool=c["conv_pool"], avg_down=c["avg"],
                   channels=c["planes"], **args)
 
 
 def _our_resnet(c):
     return families.resnet(layers=c["layers"], block=c["block"], widths=c["planes"], groups=c["groups"],
                            width_per_group=c["wpg"], stem=c["stem"],
-                           stem_width=c["stem_width"] if c["stem"] == "deep" else None,
+                           stem_width=c["stem_width"] if c["stem"] != "resnet" else None,
                            stem_pool="conv" if c["conv_pool"] else "max", shortcut="avgpool" if c["avg"] else "conv",
                            se_ratio=c["se"], resolution=RES, num_classes=c["ncls"])
 
@@ -92,6 +92,24 @@ def test_any_timm_resnet_has_an_equal_spec(c):
     name, kw = to_timm(spec)  # and back: timm.create_model builds the same network
     torch.manual_seed(1)
     _same_network(spec, timm.create_model(name, **kw))
+
+
+@pytest.mark.parametrize("name", ["resnet10t", "resnet14t", "resnet26t"])
+def test_the_deep_tiered_stem_is_timm_s_resnet_t(name):
+    torch.manual_seed(0)
+    ref = timm.create_model(name, num_classes=10)
+    spec = zoo[name].replace(resolution=RES, num_classes=10)
+    assert spec.stem.kind == "deep_tiered" and spec.stages[0].shortcut == "avgpool"
+    _same_network(spec, ref)
+    assert to_timm(spec)[0] == name
+    # any stem width, as timm's ResNet(stem_type='deep_tiered', stem_width=...)
+    torch.manual_seed(0)
+    ref = ResNet(BasicBlock, (1, 1, 1, 1), stem_type="deep_tiered", stem_width=12, num_classes=10)
+    _same_network(families.resnet(layers=(1, 1, 1, 1), block="basic", stem="deep_tiered", stem_width=12,
+                                  resolution=RES, num_classes=10), ref)
+    with pytest.raises(SpecError, match=r"^stem\.deep_width=3 must be an integer >= 4 for a deep_tiered stem"):
+        designspace.NetSpec(designspace.StemSpec("deep_tiered", 6, deep_width=3, pool="max"),
+                            (designspace.StageSpec("basic", 1, 8),), resolution=32)
 
 
 def test_resnet_keyword_layouts_equal_the_published_ones():
@@ -149,6 +167,58 @@ def test_any_timm_regnet_has_an_equal_spec(w0, wa, wm, depth, gs, r, se):
     name, kw = to_timm(spec)
     torch.manual_seed(1)
     _same_network(spec, timm.create_model(name, **kw))
+
+
+ISSUE_28_REGNETS = [
+    # timm builds both (7,605,998 params for the first); to_timm refused them
+    dict(w0=40, wa=60.0, wm=2.37, depth=12, group_width=16, bottle_ratio=1.5, se_ratio=0.1, stem_width=32),
+    # w0=8, wm=1.457: exponents 0 and 1 both quantize to width 8 (one stage, two exponents)
+    dict(w0=8, wa=2.832, wm=1.457, depth=11, group_width=8, bottle_ratio=0.75, se_ratio=0.25, stem_width=64),
+]
+
+
+@pytest.mark.parametrize("kw", ISSUE_28_REGNETS)
+def test_to_timm_builds_the_issue_28_regnets(kw):
+    cfg = RegNetCfg(depth=kw["depth"], w0=kw["w0"], wa=kw["wa"], wm=kw["wm"], group_size=kw["group_width"],
+                    bottle_ratio=kw["bottle_ratio"], se_ratio=kw["se_ratio"], stem_width=kw["stem_width"])
+    torch.manual_seed(0)
+    ref = RegNet(cfg, num_classes=10)
+    spec = families.regnet(**kw, num_classes=10, resolution=RES)
+    _same_network(spec, ref)
+    name, tkw = to_timm(spec)
+    torch.manual_seed(1)
+    _same_network(spec, timm.create_model(name, **tkw))
+    if kw["w0"] == 40:
+        assert _params(RegNet(cfg)) == designspace.count(families.regnet(**kw)).params == 7_605_998
+
+
+def test_to_timm_builds_every_random_regnet_timm_builds():
+    """A random sweep: every 4-stage RegNet that timm's RegNet(RegNetCfg(...)) builds comes back
+    from to_timm as a timm model of the same parameter count and stage widths."""
+    import random
+
+    rng, n = random.Random(28), 0
+    while n < 30:
+        kw = dict(w0=8 * rng.randint(1, 12), wa=round(rng.uniform(0.5, 100), 3), wm=round(rng.uniform(1.2, 3.0), 3),
+                  depth=rng.randint(4, 16), group_width=rng.choice([4, 8, 16, 24, 48]),
+                  bottle_ratio=rng.choice([0.25, 0.5, 0.75, 1.0, 1.5]), se_ratio=rng.choice([0.0, 0.25]),
+                  stem_width=rng.choice([16, 32]))
+        cfg = RegNetCfg(depth=kw["depth"], w0=kw["w0"], wa=kw["wa"], wm=kw["wm"], group_size=kw["group_width"],
+                        bottle_ratio=kw["bottle_ratio"], se_ratio=kw["se_ratio"], stem_width=kw["stem_width"])
+        try:
+            with torch.device("meta"):
+                ref = RegNet(cfg)
+        except (RuntimeError, ValueError, ZeroDivisionError, AssertionError):
+            continue
+        if len(ref.feature_info) != 5:  # stem + 4 stages, the RegNets timm's create_model makes
+            continue
+        n += 1
+        spec = families.regnet(**kw)
+        name, tkw = to_timm(spec)
+        with torch.device("meta"):
+            out = timm.create_model(name, **tkw)
+        assert _params(out) == _params(ref) == designspace.count(spec).params, kw
+        assert [i["num_chs"] for i in out.feature_info] == [i["num_chs"] for i in ref.feature_info], kw
 
 
 def test_the_issue_example_regnet_at_bottle_ratio_0_3():
@@ -260,14 +330,13 @@ def test_classifier_head_and_features(tmp_path):
     assert net(x).shape == (2, 512)
     f = designspace.build("regnetx_002", features_only=True, out_indices=(0, 2, 4))
     outs = f(x)
-    assert [o.shape[1] for o in outs] == [i["num_chs"] for i in f.feature_info] == [32, 56, 368]
-    assert [64 // o.shape[-1] for o in outs] == [i["reduction"] for i in f.feature_info] == [2, 8, 32]
+    assert [o.shape[1] for o in outs] == f.feature_info.channels() == [32, 56, 368]
+    assert [64 // o.shape[-1] for o in outs] == f.feature_info.reduction() == [2, 8, 32]
     ref = timm.create_model("resnet18", features_only=True)
     ours = designspace.build("resnet18", features_only=True)
-    # the stages' channels and reductions are timm's; our index 0 is the stem's output after its
-    # pool (timm's is the stem activation before the max-pool)
-    assert [i["num_chs"] for i in ours.feature_info] == ref.feature_info.channels()
-    assert [i["reduction"] for i in ours.feature_info][1:] == ref.feature_info.reduction()[1:]
+    # timm's levels: index 0 is the stem's activation before the max-pool
+    assert ours.feature_info.channels() == ref.feature_info.channels()
+    assert ours.feature_info.reduction() == ref.feature_info.reduction()
 
 
 def test_pretrained_from_a_saved_timm_checkpoint(tmp_path):
