@@ -366,10 +366,10 @@ def _run_inline(todo: list[tuple[int, Any]], data: Any, schedule: Any, device: s
     ws = Workspace(device)
     for i, net in todo:
         r = train_one(i, net, ds, schedule, ws, 0, threads)
-        store.write(r)
         out[i] = r
-        if on_result is not None:
+        if on_result is not None:  # printed first: a result whose line cannot be written (full disk) is still seen
             on_result(r)
+        store.write(r)
 
 
 def _run_processes(todo: list[tuple[int, Any]], data: Any, schedule: Any, device_of: list[str | None],
@@ -424,22 +424,22 @@ def _run_processes(todo: list[tuple[int, Any]], data: Any, schedule: Any, device
                 running.pop(w, None)
                 idx, reason = payload
                 r = _failure(idx, by_index[idx], schedule, w, reason)
-                store.write(r)
                 out[idx] = r
                 remaining.discard(idx)
                 if on_result is not None:
                     on_result(r)
+                store.write(r)
                 continue
             if kind == "start":
                 running[w] = payload
             elif kind == "done":
                 running.pop(w, None)
                 r = payload
-                store.write(r)
                 out[r.index] = r
                 remaining.discard(r.index)
-                if on_result is not None:
+                if on_result is not None:  # printed first: seen even when its line cannot be written
                     on_result(r)
+                store.write(r)
     finally:
         for p in procs.values():
             if p.is_alive():

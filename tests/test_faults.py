@@ -310,7 +310,10 @@ def test_a_results_line_is_whole_or_absent_when_the_disk_fills(tmp_path, monkeyp
     capsys.readouterr()
     _full_disk_for(monkeypatch, out)
     assert main(argv) == 1
-    _one_line(capsys.readouterr().err, out, "train")
+    got = capsys.readouterr()
+    _one_line(got.err, out, "train")
+    second = json.loads(first[1])  # the model trained in this run: its result is printed though not stored
+    assert f"model {second['index']} {second['id']}: error {100 * second['error']:.2f}%" in got.out
     assert out.read_text() == first[0]  # the cut line is gone: whole lines only
     monkeypatch.undo()
     assert main(argv) == 0  # space again: the same command resumes and completes the file
