@@ -1,7 +1,7 @@
 """Regenerate the recorded results of the studies in this folder from their study storage.
 
     python studies/make_results.py            # every study below
-    python studies/make_results.py fmnist_schedule fmnist_anynet_a_vs_e fmnist_regnetx \
+    python studies/make_results.py fmnist_fidelity fmnist_schedule fmnist_anynet_a_vs_e fmnist_regnetx \
         fmnist_resnet_scaling fmnist_efficientnet_scaling flops_vs_speed
 
 For each study folder it writes, next to the TOML specs:
@@ -22,12 +22,13 @@ HERE = Path(__file__).resolve().parent
 
 def studies() -> dict:
     from results.effnet import fmnist_efficientnet_scaling
+    from results.fidelity import fmnist_fidelity
     from results.resnet import fmnist_resnet_scaling
     from results.schedule import fmnist_schedule
     from results.spaces import fmnist_anynet_a_vs_e, fmnist_regnetx
     from results.speed import flops_vs_speed
 
-    return {"fmnist_schedule": fmnist_schedule, "fmnist_anynet_a_vs_e": fmnist_anynet_a_vs_e,
+    return {"fmnist_fidelity": fmnist_fidelity, "fmnist_schedule": fmnist_schedule, "fmnist_anynet_a_vs_e": fmnist_anynet_a_vs_e,
             "fmnist_regnetx": fmnist_regnetx, "fmnist_resnet_scaling": fmnist_resnet_scaling,
             "fmnist_efficientnet_scaling": fmnist_efficientnet_scaling, "flops_vs_speed": flops_vs_speed}
 
