@@ -9,6 +9,7 @@ row per trial (:mod:`.export`).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing as mp
 import os
@@ -33,7 +34,8 @@ __all__ = ["run_study", "export_frame", "load_study", "StudySpec", "StudySpecErr
 def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str | None = None,
               workers: int = 1, *, trainer: str | None = None, device: str | None = None,
               devices: list[str] | None = None,
-              progress: "Callable[[int, int], None] | None" = None) -> "optuna.Study":
+              progress: "Callable[[int, int], None] | None" = None,
+              storage_retry_s: int | None = None) -> "optuna.Study":
     """Run (or resume) the study in ``spec_path`` until it holds ``n_trials`` finished trials.
 
     ``n_trials`` defaults to the spec's; ``storage`` is an Optuna URL or a journal file path
@@ -49,6 +51,8 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     from .worker import _set_threads, check_setup, enqueue_baselines, open_study, work
 
     spec = load_spec(spec_path)
+    if storage_retry_s is not None:
+        spec = dataclasses.replace(spec, storage_retry_s=int(storage_retry_s))
     dataset = None
     if trainer is None:
         check_schedule(spec)
@@ -227,6 +231,10 @@ def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | N
         log.info("designspace study: worker %d: terminated; its trial is re-queued", worker)
         sys.exit(143)
     except Exception as e:
+        if os.environ.get("DESIGNSPACE_DEBUG"):
+            import traceback
+
+            log.error("%s", mask(traceback.format_exc()))
         log.error("%s", mask(f"designspace study: worker {worker}: {type(e).__name__}: {e}"))
         sys.exit(1)
     sys.exit(130 if summary.interrupted else 0)

@@ -117,7 +117,9 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
     final = {c.number for c in counted} | _extra_final(trials)
     kinds = [_kind(t, t.number in final) for t in trials]
     extra = {k: kinds.count(k) for k in ("retried", "rejected", "surplus")}
-    lines = [f"study {spec.name} ({where}): {len(finished)}/{n_trials} trials finished",
+    n_trials = max(n_trials, len(held))  # a run with --n-trials above the spec's
+    more = f" (a run asked for {n_trials}; the spec's n_trials is {spec.n_trials})" if n_trials > spec.n_trials else ""
+    lines = [f"study {spec.name} ({where}): {len(finished)}/{n_trials} trials finished{more}",
              "  " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(by_state.items())) if by_state else "  no trials yet"]
     if any(extra.values()):
         lines.append("  also: " + ", ".join(f"{k} {v}" for k, v in extra.items() if v))
@@ -165,4 +167,9 @@ def write_csv_atomic(df: "pd.DataFrame", path: str | Path) -> str:
     (:func:`designspace.files.write_output`): never a half-written CSV.  Returns where it went."""
     from designspace.files import write_output
 
-    return write_output(path, lambda f: df.to_csv(f, index=False))
+    return write_output(path, lambda f: df.to_csv(f, index=False, float_format=FLOAT_FORMAT))
+
+
+#: floats in exported CSV: 15 significant digits, every one of them exact for a double, so a
+#: stored error of 0.18000000000000005 (binary noise of a rate) reads 0.18 and integers stay whole
+FLOAT_FORMAT = "%.15g"

@@ -36,6 +36,7 @@ A study spec is read and checked completely before anything runs; a bad value ra
     heartbeat_interval = 10          # seconds between heartbeats of a running trial
     grace_period = 30                # a trial silent this long is failed and retried
     max_retry = 3
+    storage_retry_s = 120            # a storage unreachable this long (a restart) is waited out
 """
 from __future__ import annotations
 
@@ -87,6 +88,8 @@ class StudySpec:
     heartbeat_interval: int = 10
     grace_period: int = 30
     max_retry: int = 3
+    #: seconds a worker waits out an unreachable storage (a database restart) before giving up
+    storage_retry_s: int = 120
     #: measure every trained network's speed on the worker's device (designspace.measure)
     measure: bool = False
     #: ``(models, seeds)``: after the study, retrain ``models`` of its networks so that each has
@@ -220,6 +223,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     for k in s_raw:
         if k not in allowed:
             raise bad(f"sampler.{k}", s_raw[k], f"is not an option of the {sampler} sampler ({sorted(allowed)})")
+    _options(s_raw, "sampler", _SAMPLER_OPTIONS, bad)
     if sampler == "grid":
         models = s_raw.get("models")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
@@ -241,18 +245,20 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     for k in p_raw:
         if k not in p_allowed:
             raise bad(f"pruner.{k}", p_raw[k], f"is not an option of the {pruner} pruner ({sorted(p_allowed)})")
+    _options(p_raw, "pruner", _PRUNER_OPTIONS, bad)
     if pruner != "none" and len(objectives) > 1:
         raise bad("pruner.name", pruner, "cannot prune a multi-objective study (Optuna reports one value); use 'none'")
 
     w = dict(_table(raw.get("workers", {}), "workers", bad))
     for k in w:
-        if k not in ("heartbeat_interval", "grace_period", "max_retry"):
-            raise bad(f"workers.{k}", w[k], "is not a workers option (heartbeat_interval, grace_period, max_retry)")
+        if k not in _WORKER_KEYS:
+            raise bad(f"workers.{k}", w[k], f"is not a workers option ({', '.join(_WORKER_KEYS)})")
     hb = _int(w.get("heartbeat_interval", 10), "workers.heartbeat_interval", bad, lo=1)
     grace = _int(w.get("grace_period", max(30, 3 * hb)), "workers.grace_period", bad, lo=1)
     if grace <= hb:
         raise bad("workers.grace_period", grace, f"must exceed workers.heartbeat_interval={hb}")
     retry = _int(w.get("max_retry", 3), "workers.max_retry", bad, lo=0)
+    storage_retry = _int(w.get("storage_retry_s", STORAGE_RETRY_S), "workers.storage_retry_s", bad, lo=0)
 
     measure = raw.get("measure", False)
     if not isinstance(measure, bool):
@@ -270,7 +276,29 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
                      objectives=tuple(objectives), enqueue=tuple(enqueue), constraints=constraints,
                      dataset=dataset, schedule=schedule, sampler=sampler, sampler_options=s_raw,
                      pruner=pruner, pruner_options=p_raw, heartbeat_interval=hb, grace_period=grace,
-                     max_retry=retry)
+                     max_retry=retry, storage_retry_s=storage_retry)
+
+
+STORAGE_RETRY_S = 120
+_WORKER_KEYS = ("heartbeat_interval", "grace_period", "max_retry", "storage_retry_s")
+
+#: option -> (kind, lowest value): every sampler and pruner option, checked before any file exists
+_SAMPLER_OPTIONS = {"n_startup_trials": ("int", 0), "multivariate": ("bool", None), "population_size": ("int", 2),
+                    "scramble": ("bool", None)}
+_PRUNER_OPTIONS = {"n_startup_trials": ("int", 0), "n_warmup_steps": ("int", 0), "min_resource": ("int", 1),
+                   "reduction_factor": ("int", 2)}
+
+
+def _options(opts: Mapping[str, Any], table: str, kinds: Mapping[str, tuple[str, Any]], bad: Any) -> None:
+    """Each scalar option of ``[sampler]`` / ``[pruner]`` has its type and bound (``models`` is checked apart)."""
+    for k, v in opts.items():
+        if k not in kinds:
+            continue
+        kind, lo = kinds[k]
+        if kind == "bool" and not isinstance(v, bool):
+            raise bad(f"{table}.{k}", v, "must be true or false")
+        if kind == "int":
+            _int(v, f"{table}.{k}", bad, lo=lo)
 
 
 def _extra(raw: Mapping[str, Any], key: str, fields: tuple[str, str], lows: tuple[int, int],

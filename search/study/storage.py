@@ -1,138 +1,258 @@
-"""Storages for studies, with heartbeats, and credentials kept out of every message.
+"""The storage facade: the one module of the study runtime that talks to Optuna's storages.
 
-* default: a SQLite file next to the spec (``studies/x.toml`` -> ``studies/x.db``): embedded, no
-  server.  Several local workers share it safely because every connection waits up to
-  :data:`SQLITE_TIMEOUT_S` for the write lock (the "database is locked" of optuna/optuna#820 is a
-  5 s default timeout running out) and the file is switched to WAL so readers (``status``, the
-  dashboard) never block writers (optuna/optuna-dashboard#545).
-* ``--storage URL``: any Optuna RDB URL; PostgreSQL for workers on many machines.
-* ``--storage PATH`` (not a URL): Optuna's journal file (``JournalFileBackend``), made for
-  multi-process work on one machine.  Optuna has no heartbeat for journals, so ours is a
-  trial system attribute refreshed by the same thread (:class:`Heartbeat`).
+Every read and write of trials that needs more than ``optuna.Study``'s public API goes through
+here: opening a storage (:func:`open_storage`), compare-and-set state changes, one-transaction
+attribute writes (:func:`put_attrs`), stale-trial handling (:func:`fail_stale`), heartbeat ages,
+and the few private names of Optuna that the runtime reads (:func:`trial_id`, :func:`storage_of`,
+...).  Those names are listed in :data:`PRIVATE`; ``tests/search/test_study_storage.py`` fails
+with a clear message on an Optuna version they were not checked against (:data:`OPTUNA_CHECKED`).
 
-RDB storages use Optuna's own heartbeat (``heartbeat_interval``, ``grace_period``) and
-``RetryHeartbeatStaleTrialCallback``: a killed worker's trial is failed and re-queued by the
-next worker that looks.  Trial state changes are compare-and-set (:func:`atomic_rdb_storage`):
-on SQLite, Optuna's read-then-write lets a trial that finishes as another worker fails it as
-stale end both COMPLETE and re-queued.  Passwords and user names in URLs are replaced by ``***`` in every
-message we print and in every log record (:func:`mask`, :class:`Scrub`).
+Storages:
+
+* SQLite (the default, a file next to the spec): every connection waits up to
+  :data:`SQLITE_TIMEOUT_S` for the write lock (the "database is locked" of optuna/optuna#820),
+  and the file is switched to WAL so readers (``status``, the dashboard) never block writers.
+* any Optuna RDB URL; PostgreSQL for workers on many machines.
+* a journal file (``JournalFileBackend``), made for multi-process work on one machine; Optuna has
+  no heartbeat for journals, so ours is a trial system attribute (:data:`HEARTBEAT_ATTR`).
+* ``grpc://HOST:PORT``: Optuna's gRPC proxy (``designspace storage serve``) in front of an RDB.
+
+Outages.  Every call of an RDB storage that fails because the database cannot be reached (a
+PostgreSQL restart, a network blip) is retried with backoff for up to ``storage_retry_s``
+seconds, with one line "storage ... unreachable, retrying (12 s)"; past that, one line naming
+the storage (:class:`StorageUnreachable`, exit 1).  Bad addresses are refused before anything is
+created (:mod:`.storage_input`, exit 2).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import logging
-import re
-import threading
 import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import unquote, urlsplit
+
+from .urls import Scrub, install_scrub, is_url, mask, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
     from .spec import StudySpec
 
-__all__ = ["mask", "Scrub", "resolve", "open_storage", "Heartbeat", "fail_stale", "is_url", "SQLITE_TIMEOUT_S",
-           "heartbeat_ages"]
+__all__ = ["mask", "Scrub", "resolve", "open_storage", "fail_stale", "is_url", "SQLITE_TIMEOUT_S",
+           "heartbeat_ages", "put_attrs", "StorageUnreachable", "trial_id", "storage_of", "study_id", "cached_trial",
+           "fix_params", "read_trials_since", "close_storage", "OPTUNA_CHECKED", "PRIVATE", "missing_private_names"]
 
 SQLITE_TIMEOUT_S = 120
 HEARTBEAT_ATTR = "designspace:heartbeat"
-_SECRETS: set[str] = set()
+log = logging.getLogger(__name__)
+
+#: Optuna versions (major.minor) whose private names (:data:`PRIVATE`) this module was checked against
+OPTUNA_CHECKED = ("4.2", "4.3", "4.4", "4.5", "4.6", "5.0", "5.1")
+#: the private names of Optuna the runtime uses, all of them here: where -> attributes
+PRIVATE = {
+    "optuna.storages._rdb.models": ("TrialModel", "TrialValueModel", "TrialUserAttributeModel",
+                                    "TrialSystemAttributeModel", "TrialParamModel"),
+    "optuna.storages._rdb.storage": ("_create_scoped_session",),
+    "optuna.storages.RDBStorage": ("_get_trials", "scoped_session", "engine"),
+    "optuna.study.Study": ("_storage", "_study_id"),
+    "optuna.trial.Trial": ("_trial_id", "_cached_frozen_trial", "_fixed_params"),
+    "optuna.trial.FrozenTrial": ("_trial_id",),
+}
 
 
-def is_url(storage: str) -> bool:
-    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", storage) is not None
+def missing_private_names() -> list[str]:
+    """The names of :data:`PRIVATE` that this Optuna lacks (``[]``: all there)."""
+    import importlib
 
-
-def mask(text: str) -> str:
-    """``text`` with URL credentials (``user:password@``, ``password=...``) and known secrets masked."""
-    text = re.sub(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@", r"\g<scheme>***@", text)
-    text = re.sub(r"(?i)(password|passwd|pwd|secret|token)=[^&\s'\"]+", r"\1=***", text)
-    for s in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(s, "***")
-    return text
-
-
-def _remember_secrets(url: str) -> None:
-    password = urlsplit(url).password
-    if password and len(password) >= 3:  # too short to mask without mangling other text
-        _SECRETS.update({password, unquote(password)})
-
-
-class Scrub(logging.Filter):
-    """A logging filter that masks credentials in every record it passes."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            msg = record.getMessage()
-        except Exception:  # pragma: no cover
-            return True
-        masked = mask(msg)
-        if masked != msg or record.exc_info:
-            record.msg, record.args = masked, None
-            if record.exc_info:
-                import traceback
-
-                record.msg = masked + "\n" + mask("".join(traceback.format_exception(*record.exc_info)))
-                record.exc_info = None
-        return True
-
-
-def install_scrub() -> None:
-    """Mask credentials in Optuna's, SQLAlchemy's and the root logger's records and warnings."""
     import optuna
 
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # we run trials by ask/tell with our own heartbeat thread (objective needs the worker's slot check)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
-    f = Scrub()
-    for name in ("", "optuna", "sqlalchemy", "alembic"):
-        lg = logging.getLogger(name)
-        if not any(isinstance(x, Scrub) for x in lg.filters):
-            lg.addFilter(f)
-        for h in lg.handlers:
-            if not any(isinstance(x, Scrub) for x in h.filters):
-                h.addFilter(f)
-    show = warnings.showwarning
-    if not getattr(show, "_scrubbed", False):
-        def _show(message: Any, *a: Any, **k: Any) -> None:
-            show(mask(str(message)), *a, **k)
-        _show._scrubbed = True  # type: ignore[attr-defined]
-        warnings.showwarning = _show
+    study = optuna.create_study()
+    trial = study.ask()
+    probes = {"optuna.study.Study": study, "optuna.trial.Trial": trial,
+              "optuna.trial.FrozenTrial": study.get_trials(deepcopy=False)[0]}
+    out = []
+    for where, names in PRIVATE.items():
+        if where in probes:
+            obj: Any = probes[where]
+        else:
+            mod, _, cls = where.rpartition(".") if where.endswith("RDBStorage") else (where, "", "")
+            obj = getattr(importlib.import_module(mod), cls) if cls else importlib.import_module(mod)
+        for n in names:
+            ok = hasattr(obj, n) or (cls_has_init_attr(obj, n))
+            if not ok:
+                out.append(f"{where}.{n}")
+    return out
 
 
-def resolve(spec: "StudySpec", storage: str | None) -> str:
-    """The storage to use: an Optuna URL, or a journal file path (absolute)."""
-    if storage is None or storage == "":
-        return f"sqlite:///{spec.default_storage_path}"
-    if is_url(storage):
-        _remember_secrets(storage)
-        return _postgres_driver(storage)
-    p = Path(storage).expanduser().resolve()
-    if p.suffix in (".db", ".sqlite", ".sqlite3"):
-        return f"sqlite:///{p}"
-    return str(p)
+def cls_has_init_attr(obj: Any, name: str) -> bool:
+    """Instance attributes set in ``__init__`` (``RDBStorage.engine``) are seen in its source."""
+    import inspect
+
+    try:
+        return isinstance(obj, type) and f"self.{name} " in inspect.getsource(obj.__init__)
+    except (OSError, TypeError):  # pragma: no cover
+        return False
 
 
-def _postgres_driver(url: str) -> str:
-    """``postgresql://`` names SQLAlchemy 2.1's default driver, psycopg 3; use psycopg2 when only it is here."""
-    if not url.startswith(("postgresql://", "postgres://")):
-        return url
-    import importlib.util
-
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + url.split("://", 1)[1]
-    return url
+# ------------------------------------------------------------------------------ private access
+def storage_of(study: "optuna.Study") -> Any:
+    return study._storage
 
 
+def study_id(study: "optuna.Study") -> int:
+    return study._study_id
+
+
+def trial_id(trial: Any) -> int:
+    return trial._trial_id
+
+
+def cached_trial(trial: "optuna.trial.Trial") -> "optuna.trial.FrozenTrial":
+    """The frozen trial ``study.ask()`` read (no second read of the storage)."""
+    return trial._cached_frozen_trial
+
+
+def fix_params(trial: "optuna.trial.Trial", params: dict[str, Any]) -> "optuna.trial.Trial":
+    """The trial with ``params`` fixed, as re-reading it after enqueueing them would give."""
+    import optuna
+
+    if hasattr(trial, "_fixed_params"):
+        trial._fixed_params = params
+        return trial
+    return optuna.trial.Trial(trial.study, trial._trial_id)  # pragma: no cover - another Optuna layout
+
+
+def rdb_backend(storage: Any) -> Any:
+    """The RDB storage under Optuna's cache, if ``storage`` is one (else ``None``)."""
+    from optuna.storages import RDBStorage
+
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, RDBStorage) and hasattr(backend, "_get_trials") else None
+
+
+def read_trials_since(study: "optuna.Study", open_ids: set[int], above_id: int) -> "list[optuna.trial.FrozenTrial]":
+    """Trials with ids above ``above_id`` and those in ``open_ids`` (one query on an RDB);
+    every trial elsewhere."""
+    backend = rdb_backend(study._storage)
+    if backend is None:
+        return study._storage.get_all_trials(study._study_id, deepcopy=False)
+    return backend._get_trials(study._study_id, None, open_ids, above_id)
+
+
+def close_storage(study: "optuna.Study | None") -> None:
+    """Close the storage's connections (a SQLite reader leaves no ``-wal``/``-shm`` behind)."""
+    backend = rdb_backend(study._storage) if study is not None else None
+    if backend is not None:
+        backend.scoped_session.remove()
+        backend.engine.dispose()
+
+
+# ------------------------------------------------------------------------------ outages
+class StorageUnreachable(RuntimeError):
+    """The storage could not be reached for ``storage_retry_s`` seconds (exit 1)."""
+
+
+#: fragments of the messages of a database that cannot be reached now (as opposed to a bad input)
+_UNREACHABLE = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
+                "connection to server", "the database system is", "ssl syscall", "connection reset", "broken pipe",
+                "no connection to the server", "timeout expired", "timed out", "lost connection", "gone away",
+                "can't connect", "connection is closed", "closed the connection", "cannot connect now",
+                "connection already closed", "server login has been failing", "unavailable", "failed to connect")
+
+
+def _reason(e: BaseException) -> str | None:
+    """The first line of the database's message when ``e`` means "unreachable", else ``None``."""
+    seen = 0
+    while e is not None and seen < 5:
+        text = str(e).strip().lower()
+        if any(f in text for f in _UNREACHABLE) or getattr(e, "connection_invalidated", False):
+            return str(e).strip().splitlines()[0][:200]
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+        seen += 1
+    return None
+
+
+class Outage:
+    """Retry a storage call while the storage is unreachable, for up to ``limit_s`` seconds in all."""
+
+    def __init__(self, where: str, limit_s: float) -> None:
+        self.where, self.limit_s = mask(where), float(limit_s)
+        self.gave_up = False
+        self.recovered_at = 0.0  # when the last outage ended (stale checks wait a grace period after it)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        if self.gave_up:
+            raise StorageUnreachable(self._final("earlier"))
+        start, delay, said = time.monotonic(), 0.5, -1e9
+        while True:
+            try:
+                out = fn()
+            except Exception as e:
+                why = _reason(e)
+                if why is None:
+                    raise
+                waited = time.monotonic() - start
+                if waited >= self.limit_s:
+                    self.gave_up = True
+                    raise StorageUnreachable(self._final(why)) from None
+                if waited - said >= 10 or said < 0:
+                    log.warning("designspace study: storage %s unreachable, retrying (%.0f s of %.0f s)",
+                                self.where, waited, self.limit_s)
+                    said = waited
+                time.sleep(min(delay, max(0.05, self.limit_s - waited)))
+                delay = min(delay * 2, 10.0)
+                continue
+            if said >= 0:
+                self.recovered_at = time.time()
+                log.warning("designspace study: storage %s reachable again", self.where)
+            return out
+
+    def _final(self, why: str) -> str:
+        return (f"storage {self.where} unreachable for {self.limit_s:.0f} s ({why}); nothing is lost: start it and "
+                "run the same command again (raise [workers] storage_retry_s or --storage-retry to wait longer)")
+
+
+#: RDB storage methods that are not retried: a heartbeat is skipped while the storage is away
+_NOT_RETRIED = {"record_heartbeat", "get_heartbeat_interval", "get_heartbeat_stale_trial_callback",
+                "get_failed_trial_callback", "check_trial_is_updatable", "remove_session"}
+
+
+def _retried_methods(cls: type) -> list[str]:
+    from optuna.storages import BaseStorage
+
+    names = [n for n in dir(BaseStorage) if not n.startswith("_")] + ["record_heartbeat", "_get_trials",
+                                                                      "_get_stale_trial_ids"]
+    return [n for n in names if n not in _NOT_RETRIED and callable(getattr(cls, n, None))]
+
+
+def _with_retry(cls: type) -> type:
+    """``cls`` whose storage calls go through its instance's :class:`Outage` (``self._outage``)."""
+    for name in _retried_methods(cls):
+        orig = getattr(cls, name)
+
+        def method(self: Any, *a: Any, __orig: Any = orig, **k: Any) -> Any:
+            outage = getattr(self, "_outage", None)
+            return __orig(self, *a, **k) if outage is None else outage.call(lambda: __orig(self, *a, **k))
+
+        method.__name__ = name
+        setattr(cls, name, method)
+    return cls
+
+
+# ------------------------------------------------------------------------------ opening
 def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":
-    """An Optuna storage for ``url`` (see :func:`resolve`) with heartbeats and stale-trial retry."""
+    """An Optuna storage for ``url`` (see :func:`resolve`) with heartbeats, stale-trial retry
+    and outage retry; refuses a bad address with one line (:mod:`.storage_input`)."""
     import optuna
+
+    from .storage_input import check_storage, explain
 
     install_scrub()
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
+    check_storage(url)
+    if url.startswith("grpc://"):
+        host, _, port = url[len("grpc://"):].rstrip("/").rpartition(":")
+        return optuna.storages.GrpcStorageProxy(host=host, port=int(port))
     if not is_url(url):
         from optuna.storages.journal import JournalFileBackend
 
@@ -142,16 +262,25 @@ def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":
     if url.startswith("sqlite"):
         Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        st = _retrying(lambda: atomic_rdb_storage()(
-            url, engine_kwargs=kwargs, heartbeat_interval=spec.heartbeat_interval,
-            grace_period=spec.grace_period, heartbeat_stale_trial_callback=retry))
-    if url.startswith("sqlite"):
-        _retrying(lambda: _wal(st))
+    outage = Outage(url, spec.storage_retry_s)
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            st = outage.call(lambda: _retrying(lambda: atomic_rdb_storage()(
+                url, engine_kwargs=kwargs, heartbeat_interval=spec.heartbeat_interval,
+                grace_period=spec.grace_period, heartbeat_stale_trial_callback=retry)))
+        if url.startswith("sqlite"):
+            outage.call(lambda: _retrying(lambda: _wal(st)))
+    except StorageUnreachable:
+        raise
+    except Exception as e:
+        raise explain(url, e) from None
+    st._outage = outage
     return st
 
 
+# ------------------------------------------------------------------------------ writes
 _ATOMIC: Any = None
 
 
@@ -170,16 +299,9 @@ def atomic_rdb_storage() -> type:
     import optuna
     from optuna.trial import TrialState
 
-    try:
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-        from sqlalchemy import exc as sqlalchemy_exc
-    except ImportError:  # pragma: no cover - another Optuna layout: Optuna's own storage
-        _ATOMIC = optuna.storages.RDBStorage
-        return _ATOMIC
-    if not all(hasattr(models.TrialValueModel, a) for a in ("value_to_stored_repr", "find_by_trial_and_objective")):
-        _ATOMIC = optuna.storages.RDBStorage  # pragma: no cover - another Optuna layout
-        return _ATOMIC
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+    from sqlalchemy import exc as sqlalchemy_exc
 
     class AtomicRDBStorage(optuna.storages.RDBStorage):  # type: ignore[misc]
         def set_trial_state_values(self, trial_id: int, state: TrialState,
@@ -213,8 +335,16 @@ def atomic_rdb_storage() -> type:
             return True
 
     AtomicRDBStorage.__module__, AtomicRDBStorage.__qualname__ = __name__, "AtomicRDBStorage"  # picklable
-    _ATOMIC = AtomicRDBStorage
+    _ATOMIC = _with_retry(AtomicRDBStorage)
     return _ATOMIC
+
+
+
+
+def _call(backend: Any, fn: Callable[[], Any]) -> Any:
+    """``fn()`` through the backend's outage retry, where it has one."""
+    outage = getattr(backend, "_outage", None)
+    return fn() if outage is None else outage.call(fn)
 
 
 def __getattr__(name: str) -> Any:  # ``AtomicRDBStorage`` by name (unpickling), built on first use
@@ -230,14 +360,11 @@ def put_attrs(storage: Any, trial_id: int, user: "dict[str, Any] | None" = None,
     own, with a lookup of the trial each time: two dozen transactions per trial otherwise); one
     by one on any other storage."""
     user, system, params = user or {}, system or {}, params or {}
-    backend = getattr(storage, "_backend", storage)
-    try:
-        from optuna.storages import RDBStorage
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-    except ImportError:  # pragma: no cover - another Optuna layout
-        RDBStorage = None  # type: ignore[assignment,misc]
-    if RDBStorage is None or not isinstance(backend, RDBStorage) or backend.engine.name not in ("sqlite", "postgresql"):
+    backend = rdb_backend(storage)
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    if backend is None or backend.engine.name not in ("sqlite", "postgresql"):
         for name, (value, dist) in params.items():
             storage.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
         for k, v in user.items():
@@ -271,7 +398,7 @@ def put_attrs(storage: Any, trial_id: int, user: "dict[str, Any] | None" = None,
                                                    param_value=dist.to_internal_repr(value),
                                                    distribution_json=distribution_to_json(dist)))
 
-    _retrying(write)
+    _call(backend, lambda: _retrying(write))
 
 
 def _wal(st: Any) -> None:
@@ -310,47 +437,7 @@ def _retrying(fn: Callable[[], Any], tries: int = 8) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class Heartbeat:
-    """Refresh a running trial's heartbeat every ``interval`` seconds from a daemon thread."""
-
-    def __init__(self, study: "optuna.Study", trial_id: int, interval: int) -> None:
-        self._study, self._trial_id, self._interval = study, trial_id, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="designspace-heartbeat")
-
-    def _beat(self) -> None:
-        st = self._study._storage
-        if hasattr(st, "record_heartbeat") and getattr(st, "get_heartbeat_interval", lambda: None)():
-            st.record_heartbeat(self._trial_id)
-        else:
-            st.set_trial_system_attr(self._trial_id, HEARTBEAT_ATTR, time.time())
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._beat()
-            except Exception:  # the trial finished meanwhile, or a transient storage error
-                pass
-
-    def start(self) -> "Heartbeat":
-        """Beat now, then every ``interval`` seconds until :meth:`stop`."""
-        self._beat()
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if not self._stop.is_set():
-            self._stop.set()
-            if self._thread.is_alive():
-                self._thread.join()
-
-    def __enter__(self) -> "Heartbeat":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-
+# ------------------------------------------------------------------------------ stale trials
 def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
     """Fail the running trials whose heartbeat is older than the grace period and re-queue them.
 
@@ -361,6 +448,9 @@ def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
     from optuna.trial import TrialState
 
     st = study._storage
+    outage = getattr(rdb_backend(st), "_outage", None)
+    if outage is not None and time.time() - outage.recovered_at < spec.grace_period:
+        return  # after an outage no worker could beat: give the live ones a grace period to beat again
     if getattr(st, "get_heartbeat_interval", lambda: None)():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -382,16 +472,6 @@ def fail_stale(study: "optuna.Study", spec: "StudySpec") -> None:
             pass
 
 
-def _rdb_backend(storage: Any) -> Any:
-    """The RDB storage under Optuna's cache, if ``storage`` is one (else ``None``)."""
-    try:
-        from optuna.storages import RDBStorage
-    except ImportError:  # pragma: no cover
-        return None
-    backend = getattr(storage, "_backend", storage)
-    return backend if isinstance(backend, RDBStorage) and hasattr(backend, "_get_trials") else None
-
-
 def _fail_heartbeatless(study: "optuna.Study", spec: "StudySpec") -> None:
     """Fail (and re-queue) RUNNING trials of an RDB storage that never recorded a heartbeat and
     started longer than the grace period ago: a worker killed between ``ask()`` and its first
@@ -400,20 +480,22 @@ def _fail_heartbeatless(study: "optuna.Study", spec: "StudySpec") -> None:
     from optuna.trial import TrialState
 
     st = study._storage
-    backend = _rdb_backend(st)  # the RDB storage under Optuna's cache (a study's storage is cached)
-    try:
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-    except ImportError:  # pragma: no cover - another Optuna layout: nothing more to check
+    backend = rdb_backend(st)  # the RDB storage under Optuna's cache (a study's storage is cached)
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    if backend is None:
         return
-    if backend is None or not hasattr(backend, "scoped_session"):  # pragma: no cover - another Optuna layout
-        return
-    now = _dt.datetime.now()  # Optuna writes datetime_start as this machine's local naive time
-    with _create_scoped_session(backend.scoped_session, True) as session:
-        running = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
-                   .filter(models.TrialModel.study_id == study._study_id).all())
-        ids = [t.trial_id for t in running if not t.heartbeats and t.datetime_start is not None
-               and (now - t.datetime_start.replace(tzinfo=None)).total_seconds() > spec.grace_period]
+
+    def read() -> list[int]:
+        now = _dt.datetime.now()  # Optuna writes datetime_start as this machine's local naive time
+        with _create_scoped_session(backend.scoped_session, True) as session:
+            running = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
+                       .filter(models.TrialModel.study_id == study._study_id).all())
+            return [t.trial_id for t in running if not t.heartbeats and t.datetime_start is not None
+                    and (now - t.datetime_start.replace(tzinfo=None)).total_seconds() > spec.grace_period]
+
+    ids = _call(backend, read)
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
     for tid in ids:
         try:
@@ -433,20 +515,23 @@ def heartbeat_ages(study: "optuna.Study") -> dict[int, float | None]:
     out: dict[int, float | None] = {t.number: None for t in running}
     if not running:
         return out
-    if hasattr(st, "scoped_session"):
-        try:
-            import sqlalchemy
-            from optuna.storages._rdb import models
-            from optuna.storages._rdb.storage import _create_scoped_session
-        except ImportError:  # pragma: no cover
-            return out
-        with _create_scoped_session(backend.scoped_session, True) as session:
-            now = session.execute(sqlalchemy.func.now()).scalar()
-            rows = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
-                    .filter(models.TrialModel.study_id == study._study_id).all())
-            for t in rows:
-                if t.heartbeats and now is not None:
-                    out[t.number] = (now.replace(tzinfo=None) - t.heartbeats[0].heartbeat.replace(tzinfo=None)).total_seconds()
+    backend = rdb_backend(st)
+    if backend is not None:
+        import sqlalchemy
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        def read() -> None:
+            with _create_scoped_session(backend.scoped_session, True) as session:
+                now = session.execute(sqlalchemy.func.now()).scalar()
+                rows = (session.query(models.TrialModel).filter(models.TrialModel.state == TrialState.RUNNING)
+                        .filter(models.TrialModel.study_id == study._study_id).all())
+                for t in rows:
+                    if t.heartbeats and now is not None:
+                        beat = t.heartbeats[0].heartbeat.replace(tzinfo=None)
+                        out[t.number] = (now.replace(tzinfo=None) - beat).total_seconds()
+
+        _call(backend, read)
         return out
     now = time.time()
     for t in running:

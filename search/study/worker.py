@@ -43,7 +43,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .objective import REJECTED_ATTR, Context, Rejected, TrialFailed, at_data, load_trainer, run_trial
 from .spec import StudySpec
-from .storage import Heartbeat, _rdb_backend, fail_stale, install_scrub, mask, open_storage, put_attrs
+from .heartbeat import Heartbeat
+from .storage import (cached_trial, fail_stale, fix_params, install_scrub, mask, open_storage, put_attrs, rdb_backend,
+                      read_trials_since, storage_of, study_id, trial_id)
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -257,7 +259,7 @@ class Proposer:
     def sync(self) -> None:
         from optuna.trial import TrialState, create_trial
 
-        st, sid = self.mirror._storage, self.mirror._study_id
+        st, sid = storage_of(self.mirror), study_id(self.mirror)
         for t in self.view.finished_order[self._seen:]:
             self._seen += 1
             if not self._mirrored(t):
@@ -318,7 +320,7 @@ class Proposer:
                 else:
                     self.mirror.tell(mt, state=TrialState.FAIL)
                 continue
-            sa = _sampler_attrs(self.mirror._storage.get_trial_system_attrs(mt._trial_id))
+            sa = _sampler_attrs(storage_of(self.mirror).get_trial_system_attrs(trial_id(mt)))
             p = dict(mt.user_attrs["space_params"])
             self.mirror.tell(mt, state=TrialState.FAIL)
             return p, net.id, sa
@@ -409,27 +411,24 @@ class TrialView:
         self._fin_extras: dict[str, list[FrozenTrial]] = {}
         #: spec id -> values of a complete counted trial (what a repeated draw is told)
         self.values_of: dict[str, list[float]] = {}
-        self._backend = _rdb_backend(study._storage)
+        self._incremental = rdb_backend(storage_of(study)) is not None  # reads only what may have changed
         self._prefix = 0          # trial numbers 0 .. _prefix - 1 have all been read
         self._prefix_id = -1      # the largest trial id among them
         self._ids: dict[int, int] = {}  # number -> trial id, beyond the prefix
 
     def _read(self) -> "list[FrozenTrial]":
-        if self._backend is None:
-            return self.study._storage.get_all_trials(self.study._study_id, deepcopy=False)
         # new trials and the unfinished ones; numbers follow trial ids, so reading above the
         # id of a gap-free prefix of numbers misses nothing (a trial committed late, below an
         # id already seen, is below no prefix id: it leaves a gap in the numbers until read)
-        return self._backend._get_trials(self.study._study_id, None, {t._trial_id for t in self.open.values()},
-                                         self._prefix_id)
+        return read_trials_since(self.study, {trial_id(t) for t in self.open.values()}, self._prefix_id)
 
     def refresh(self) -> "TrialView":
         fin = self.finished
-        open_: dict[int, FrozenTrial] = {} if self._backend is None else dict(self.open)
+        open_: dict[int, FrozenTrial] = dict(self.open) if self._incremental else {}
         for t in self._read():
             if t.number in fin:
                 continue
-            self._ids[t.number] = t._trial_id
+            self._ids[t.number] = trial_id(t)
             if t.state.is_finished():
                 open_.pop(t.number, None)
                 fin[t.number] = t
@@ -664,7 +663,7 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
     summary = WorkerSummary(worker)
     waited = False
     retry_abandoned = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)
-    storage = study._storage
+    storage = storage_of(study)
     view = TrialView(study)
     draws = RegimeDraws(spec, ctx, worker) if spec.space and spec.sampler != "grid" else None
     proposer = None
@@ -718,14 +717,14 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
             # a queued trial (baseline, retry) goes first; a fresh one gets this worker's draw or
             # retrain before anything is suggested, so nothing outside the regime is ever stored
             trial = study.ask()
-            tid = trial._trial_id
+            tid = trial_id(trial)
             # beat from the moment the trial exists: a trial whose worker dies before its first
             # beat is failed by _fail_heartbeatless after the grace period, and a live worker's
             # draw (which can take seconds on a loaded machine) never looks like a dead one
             beat = Heartbeat(study, tid, spec.heartbeat_interval).start()
             assigned = True  # the trial holds a network (or is queued to train one)
             try:
-                ft = trial._cached_frozen_trial  # read by ask() just now
+                ft = cached_trial(trial)  # read by ask() just now
                 fresh = not (ft.params or ft.system_attrs.get("fixed_params") or "failed_trial" in ft.system_attrs
                              or ft.user_attrs.get("baseline") or ft.user_attrs.get("extra"))
                 ua, sa0 = dict(ft.user_attrs), dict(ft.system_attrs)
@@ -735,12 +734,9 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                     put_attrs(storage, tid, uattrs, {**sattrs, "fixed_params": p})
                     assigned = True
                     ua.update(uattrs)
-                    if hasattr(trial, "_fixed_params"):  # what re-reading the trial would give, without the read
-                        ft.user_attrs.update(uattrs)
-                        ft.system_attrs.update({**sattrs, "fixed_params": p})
-                        trial._fixed_params = p
-                    else:  # pragma: no cover - another Optuna layout
-                        trial = optuna.trial.Trial(study, tid)
+                    ft.user_attrs.update(uattrs)  # what re-reading the trial would give, without the read
+                    ft.system_attrs.update({**sattrs, "fixed_params": p})
+                    trial = fix_params(trial, p)
                 extra = ua.get("extra")
                 key = int(sa0.get("failed_trial", trial.number))
                 intr.in_trial = trial.number
@@ -864,7 +860,7 @@ def _tell_complete(study: "optuna.Study", trial: "optuna.trial.Trial", values: A
         study.tell(trial, values=values)
         return True
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
-        if study._storage.get_trial(trial._trial_id).state == TrialState.FAIL:
+        if storage_of(study).get_trial(trial_id(trial)).state == TrialState.FAIL:
             return False
         raise
 
