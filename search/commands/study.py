@@ -73,11 +73,25 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(mask(str(e))) from None
     except (KeyboardInterrupt, Terminated, BrokenPipeError):  # a closed pipe (`| head`) ends quietly in main
         raise
-    except Exception as e:  # a storage or worker error: one masked message, no credentials
-        if os.environ.get("DESIGNSPACE_DEBUG"):
-            print(mask(traceback.format_exc()), file=sys.stderr)
-        print(mask(f"designspace study {args.action}: error: {type(e).__name__}: {e}"), file=sys.stderr)
+    except RuntimeError as e:
+        from designspace.search.study.storage import StorageUnreachable
+
+        if not isinstance(e, StorageUnreachable):
+            return _failed(args, e)
+        print(mask(f"designspace study {args.action}: error: {e}"), file=sys.stderr)
         return 1
+    except Exception as e:  # a storage or worker error: one masked message, no credentials
+        return _failed(args, e)
+
+
+def _failed(args: argparse.Namespace, e: Exception) -> int:
+    """A run-time failure: one masked line (a traceback only with DESIGNSPACE_DEBUG), exit 1."""
+    from designspace.search.study import mask
+
+    if os.environ.get("DESIGNSPACE_DEBUG"):
+        print(mask(traceback.format_exc()), file=sys.stderr)
+    print(mask(f"designspace study {args.action}: error: {type(e).__name__}: {e}"), file=sys.stderr)
+    return 1
 
 
 def _run(args: argparse.Namespace, storage: str | None) -> int:

@@ -53,7 +53,7 @@ else:  # pragma: no cover
 
 from designspace.errors import InputError
 
-__all__ = ["StudySpec", "StudySpecError", "load_spec", "check_schedule", "check_dataset", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
+__all__ = ["StudySpec", "StudySpecError", "load_spec", "parse_spec", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
 
 SAMPLERS = ("random", "sobol", "tpe", "nsga2", "grid")
 PRUNERS = ("none", "median", "hyperband")
@@ -331,63 +331,3 @@ def _int(v: Any, key: str, bad: Any, lo: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
         raise bad(key, v, f"must be an integer >= {lo}")
     return v
-
-
-def check_schedule(spec: StudySpec) -> None:
-    """Check schedule keys against :class:`designspace.search.train.Schedule` (imports torch: run time only)."""
-    import dataclasses
-
-    from designspace.search.train import Schedule
-
-    if dataclasses.is_dataclass(Schedule):
-        names = {f.name for f in dataclasses.fields(Schedule)}
-        for k, v in spec.schedule.items():
-            if k not in names:
-                raise StudySpecError(f"{spec.path}: schedule.{k}={v!r} is not a training schedule option "
-                                     f"({sorted(names)})")
-        try:  # every value, as the trainer will read it (epochs = 0, lr = -1.0, epochs = "one", ...)
-            Schedule.from_dict({"seed": spec.seed, **spec.schedule})
-        except (TypeError, ValueError) as e:
-            raise StudySpecError(f"{spec.path}: {e}") from None
-
-
-def check_dataset(spec: StudySpec) -> Any:
-    """Load the study's data set now, so that a wrong name or option (exit 2) or missing files
-    (a DatasetError) stop the run before any storage is created; returns the data set."""
-    from designspace.search import data
-
-    opts = dict(spec.dataset)
-    name = opts.pop("name")
-    try:
-        return data.load(name, opts.pop("root", None), resolution=opts.pop("resolution", None), **opts)
-    except data.UnknownDataset as e:
-        raise StudySpecError(f"{spec.path}: dataset: {e}") from None
-
-
-def check_space_size(spec: StudySpec, n_trials: int) -> None:
-    """Refuse, before any storage exists, ``n_trials`` that a finite space (with the study's
-    [constraints], at the data's shape) cannot fill: a study never trains one network twice, so
-    it would stop with the space exhausted after training all it holds.  The check is the
-    vectorised sampler of ``designspace sample`` (fast); a regime that is merely rare is left to
-    the workers."""
-    if not spec.space or spec.sampler == "grid":
-        return
-    from designspace.spaces import Regime, RegimeUnreachable, sample_records
-
-    from .objective import Context
-
-    need = n_trials - len(spec.enqueue)  # the baselines hold slots too
-    if need < 1:
-        return
-    space = Context(spec=spec, trainer=None).space
-    regime = Regime(**{k: (lo, hi) for k, (lo, hi) in spec.constraints.items()})
-    try:
-        sample_records(space, need, seed=spec.seed, regime=regime, dedupe=True)
-    except RegimeUnreachable as e:
-        if e.exhausted:
-            most = e.found + len(spec.enqueue)
-            raise StudySpecError(
-                f"{spec.path}: n_trials={n_trials} is more than the study can hold: the space {spec.space!r}"
-                f"{' with its [constraints]' if spec.constraints else ''} seems to hold only {e.found} distinct "
-                f"networks (+ {len(spec.enqueue)} enqueued); set n_trials <= {most}, and use "
-                "repeats = { models = ..., seeds = ... } for more trainings of each") from None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import re
 import time
 import warnings
 from pathlib import Path
@@ -54,7 +55,8 @@ PRIVATE = {
     "optuna.storages._rdb.models": ("TrialModel", "TrialValueModel", "TrialUserAttributeModel",
                                     "TrialSystemAttributeModel", "TrialParamModel"),
     "optuna.storages._rdb.storage": ("_create_scoped_session",),
-    "optuna.storages.RDBStorage": ("_get_trials", "scoped_session", "engine"),
+    "optuna.storages.RDBStorage": ("_get_trials", "_get_stale_trial_ids", "_create_new_trial", "_get_best_trial_id",
+                                   "_set_trial_param", "scoped_session", "engine"),
     "optuna.study.Study": ("_storage", "_study_id"),
     "optuna.trial.Trial": ("_trial_id", "_cached_frozen_trial", "_fixed_params"),
     "optuna.trial.FrozenTrial": ("_trial_id",),
@@ -67,6 +69,7 @@ def missing_private_names() -> list[str]:
 
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study()
     trial = study.ask()
     probes = {"optuna.study.Study": study, "optuna.trial.Trial": trial,
@@ -158,18 +161,30 @@ _UNREACHABLE = ("could not connect", "connection refused", "server closed the co
                 "connection to server", "the database system is", "ssl syscall", "connection reset", "broken pipe",
                 "no connection to the server", "timeout expired", "timed out", "lost connection", "gone away",
                 "can't connect", "connection is closed", "closed the connection", "cannot connect now",
-                "connection already closed", "server login has been failing", "unavailable", "failed to connect")
+                "connection already closed", "server login has been failing", "unavailable", "failed to connect",
+                "could not receive data", "could not send data", "ssl connection has been closed", "database is locked")
 
 
 def _reason(e: BaseException) -> str | None:
-    """The first line of the database's message when ``e`` means "unreachable", else ``None``."""
-    seen = 0
-    while e is not None and seen < 5:
-        text = str(e).strip().lower()
-        if any(f in text for f in _UNREACHABLE) or getattr(e, "connection_invalidated", False):
-            return str(e).strip().splitlines()[0][:200]
+    """The first line of the database's message when ``e`` means "unreachable", else ``None``:
+    a known "cannot reach" message, or any operational or interface error of the database driver
+    that is not a fault of the input (a refused password, a missing database: those are not waited on)."""
+    from sqlalchemy import exc
+
+    from .storage_input import input_fault
+
+    chain: list[BaseException] = []
+    while e is not None and len(chain) < 6:
+        chain.append(e)
         e = e.__cause__ or e.__context__  # type: ignore[assignment]
-        seen += 1
+    if any(input_fault(str(x)) for x in chain):
+        return None
+    for x in chain:
+        text = str(x).strip()
+        if (any(f in text.lower() for f in _UNREACHABLE) or getattr(x, "connection_invalidated", False)
+                or isinstance(x, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError))):
+            line = (text.splitlines() or [type(x).__name__])[0]
+            return re.sub(r"^\([\w.]+\)\s*", "", line)[:200]  # without SQLAlchemy's "(psycopg2.OperationalError)"
     return None
 
 
@@ -180,6 +195,7 @@ class Outage:
         self.where, self.limit_s = mask(where), float(limit_s)
         self.gave_up = False
         self.recovered_at = 0.0  # when the last outage ended (stale checks wait a grace period after it)
+        self.ping: Callable[[], None] | None = None  # a round trip to the database, set by open_storage
 
     def call(self, fn: Callable[[], Any]) -> Any:
         if self.gave_up:
@@ -189,7 +205,7 @@ class Outage:
             try:
                 out = fn()
             except Exception as e:
-                why = _reason(e)
+                why = _reason(e) or self._unreachable_now(e)
                 if why is None:
                     raise
                 waited = time.monotonic() - start
@@ -208,6 +224,19 @@ class Outage:
                 log.warning("designspace study: storage %s reachable again", self.where)
             return out
 
+    def _unreachable_now(self, e: Exception) -> str | None:
+        """For a commit that failed without saying why (Optuna's StorageInternalError), whether the
+        database answers now: if not, the failure was the outage beginning."""
+        import optuna
+
+        if self.ping is None or not isinstance(e, optuna.exceptions.StorageInternalError):
+            return None
+        try:
+            self.ping()
+        except Exception as p:
+            return _reason(p)
+        return None
+
     def _final(self, why: str) -> str:
         return (f"storage {self.where} unreachable for {self.limit_s:.0f} s ({why}); nothing is lost: start it and "
                 "run the same command again (raise [workers] storage_retry_s or --storage-retry to wait longer)")
@@ -221,8 +250,10 @@ _NOT_RETRIED = {"record_heartbeat", "get_heartbeat_interval", "get_heartbeat_sta
 def _retried_methods(cls: type) -> list[str]:
     from optuna.storages import BaseStorage
 
-    names = [n for n in dir(BaseStorage) if not n.startswith("_")] + ["record_heartbeat", "_get_trials",
-                                                                      "_get_stale_trial_ids"]
+    # the public methods, and the private ones Optuna's own cache and heartbeat call on the RDB storage
+    names = [n for n in dir(BaseStorage) if not n.startswith("_")] + [
+        "record_heartbeat", "_get_trials", "_get_stale_trial_ids", "_create_new_trial", "_get_best_trial_id",
+        "_set_trial_param"]
     return [n for n in names if n not in _NOT_RETRIED and callable(getattr(cls, n, None))]
 
 
@@ -277,7 +308,15 @@ def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":
     except Exception as e:
         raise explain(url, e) from None
     st._outage = outage
+    outage.ping = lambda: _ping(st)
     return st
+
+
+def _ping(st: Any) -> None:
+    import sqlalchemy
+
+    with st.engine.connect() as c:
+        c.execute(sqlalchemy.text("SELECT 1"))
 
 
 # ------------------------------------------------------------------------------ writes
@@ -430,7 +469,8 @@ def _retrying(fn: Callable[[], Any], tries: int = 8) -> Any:
         except Exception as e:  # sqlalchemy OperationalError, optuna StorageInternalError
             # SQLite busy, or two machines creating the schema of a fresh database at once
             transient = any(w in str(e).lower() for w in ("locked", "busy", "deadlock", "already exists",
-                                                            "duplicate key", "uniqueviolation"))
+                                                            "duplicate key", "uniqueviolation",
+                                                            "unique constraint failed"))
             if not transient or i == tries - 1:
                 raise
             time.sleep(0.2 * (i + 1))
@@ -542,3 +582,29 @@ def heartbeat_ages(study: "optuna.Study") -> dict[int, float | None]:
 
 def _local_tz() -> _dt.tzinfo:
     return _dt.datetime.now().astimezone().tzinfo or _dt.timezone.utc
+
+
+def serve_storage(url: str, storage_retry_s: int) -> "optuna.storages.BaseStorage":
+    """The RDB storage a gRPC proxy serves (``designspace storage serve``): compare-and-set state
+    changes and outage retry as for workers; heartbeats are the workers' (trial attributes)."""
+    import optuna
+
+    from .storage_input import check_storage, explain
+
+    install_scrub()
+    check_storage(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
+    outage = Outage(url, storage_retry_s)
+    try:
+        st = outage.call(lambda: _retrying(lambda: atomic_rdb_storage()(url, engine_kwargs=kwargs)))
+        if url.startswith("sqlite"):
+            outage.call(lambda: _retrying(lambda: _wal(st)))
+    except StorageUnreachable:
+        raise
+    except Exception as e:
+        raise explain(url, e) from None
+    st._outage = outage
+    outage.ping = lambda: _ping(st)
+    return st

@@ -143,15 +143,20 @@ _INPUT_FAULTS = {
 }
 
 
+def input_fault(text: str) -> str | None:
+    """What the user must mend, when a database message says so (else ``None``)."""
+    low = text.lower()
+    return next((why for fragment, why in _INPUT_FAULTS.items() if fragment in low), None)
+
+
 def explain(url: str, e: BaseException) -> BaseException:
     """The one-line error for a storage that failed to open: input faults exit 2, others 1."""
     chain, seen = [], e
     while seen is not None and len(chain) < 5:
         chain.append(str(seen).lower())
         seen = seen.__cause__ or seen.__context__
-    text = " ".join(chain)
-    for fragment, why in _INPUT_FAULTS.items():
-        if fragment in text:
-            return _bad(url, why)
+    why = input_fault(" ".join(chain))
+    if why is not None:
+        return _bad(url, why)
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     return RuntimeError(mask(f"storage {url} could not be opened: {type(e).__name__}: {first}"))

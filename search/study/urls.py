@@ -20,7 +20,9 @@ from urllib.parse import unquote, urlsplit
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import StudySpec
 
-__all__ = ["is_url", "mask", "Scrub", "install_scrub", "resolve"]
+__all__ = ["is_url", "mask", "Scrub", "install_scrub", "resolve", "say"]
+
+log = logging.getLogger("designspace.search.study.worker")
 
 _SECRETS: set[str] = set()
 
@@ -108,3 +110,8 @@ def _postgres_driver(url: str) -> str:
     if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
         return "postgresql+psycopg2://" + url.split("://", 1)[1]
     return url
+
+
+def say(msg: str, level: int = logging.INFO) -> None:
+    """Log a worker message (credentials masked)."""
+    log.log(level, "%s", mask(msg))
