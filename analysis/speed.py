@@ -3,6 +3,10 @@
 * :func:`speed_correlations`: which complexity measure predicts measured time on this device?
   Spearman's rank correlation of flops, params and acts with a measured time (inference
   latency, or seconds per training image), with a bootstrap 95% interval (resampling models);
+* :func:`speed_fit`: the joint view: ``log time ~ a + sum_k b_k log measure_k`` by least
+  squares, each coefficient with a bootstrap 95% interval (resampling models), and R^2 of the
+  joint fit next to each measure alone (the measures are correlated: one-at-a-time rank
+  correlations cannot say which one carries the time);
 * :func:`pareto_front`: the models no other model beats in both error and measured time;
 * :func:`add_time_columns`: ``train_time`` (seconds per training image, ``1 /
   train_images_per_s``) and ``latency`` (``infer_latency_ms``) as complexity axes, so the EDFs
@@ -19,7 +23,7 @@ from .data import AnalysisInputError, check_frame
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["speed_correlations", "pareto_front", "add_time_columns", "TIME_AXES"]
+__all__ = ["speed_correlations", "speed_fit", "pareto_front", "add_time_columns", "TIME_AXES"]
 
 #: complexity axes derived from measured speed
 TIME_AXES = ("train_time", "latency")
@@ -78,3 +82,40 @@ def pareto_front(df: "pd.DataFrame", x: str = "latency", y: str = "error") -> "p
             keep.append(i)
             best = v
     return d.loc[keep]
+
+
+def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares coefficients (intercept first) and R^2."""
+    A = np.column_stack([np.ones(len(y)), X])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    return coef, float(1.0 - resid @ resid / np.sum((y - y.mean()) ** 2))
+
+
+def speed_fit(df: "pd.DataFrame", time: str = "train_time", measures: Sequence[str] = ("flops", "acts", "params"),
+              n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> "pd.DataFrame":
+    """Joint log-log fit of a measured ``time`` on the complexity ``measures``.
+
+    One row per term (``intercept`` and each measure): the coefficient (an elasticity: time
+    grows as ``measure ** b`` with the others held fixed), its bootstrap interval over models,
+    and in ``r2`` the joint fit's R^2; rows ``alone:<measure>`` give R^2 of that measure alone.
+    ``n`` is the number of models."""
+    import pandas as pd
+
+    df = add_time_columns(df)
+    check_frame(df, (time, *measures), min_rows=len(measures) + 2)
+    y = np.log(df[time].to_numpy(float))
+    X = np.log(np.column_stack([df[m].to_numpy(float) for m in measures]))
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+        raise AnalysisInputError(time, "a time or complexity that is not positive cannot be fitted on a log scale")
+    coef, r2 = _ols(X, y)
+    rng = np.random.default_rng(seed)
+    boots = np.array([_ols(X[ii], y[ii])[0] for ii in rng.integers(0, len(y), (n_boot, len(y)))])
+    q = [50 * (1 - level), 100 - 50 * (1 - level)]
+    rows = [{"term": t, "coef": float(c), "lo": float(np.percentile(boots[:, j], q[0])),
+             "hi": float(np.percentile(boots[:, j], q[1])), "r2": r2, "n": len(y)}
+            for j, (t, c) in enumerate(zip(("intercept", *measures), coef))]
+    for j, m in enumerate(measures):
+        c1, r2_1 = _ols(X[:, [j]], y)
+        rows.append({"term": f"alone:{m}", "coef": float(c1[1]), "lo": np.nan, "hi": np.nan, "r2": r2_1, "n": len(y)})
+    return pd.DataFrame(rows)

@@ -16,7 +16,7 @@ from .kinds import block_kind, stem_kind
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import NetSpec
 
-__all__ = ["count", "count_parts", "count_spec", "Complexity", "Counter", "CONVENTION", "check_resolution"]
+__all__ = ["count", "count_parts", "count_spec", "Complexity", "Counter", "CONVENTION", "check_resolution", "stage_maps"]
 
 #: printed next to every complexity figure
 CONVENTION = "flops = multiply-adds of conv+linear; params = all parameters; acts = conv+linear outputs"
@@ -67,6 +67,19 @@ def count_parts(spec: "NetSpec", resolution: int | None = None) -> list[tuple[st
     count_head(cx, spec.head.width, spec.num_classes)
     close("head")
     return parts
+
+
+def stage_maps(spec: "NetSpec", resolution: int | None = None) -> list[tuple[str, int, int]]:
+    """The output map (height, width) of the stem and of each stage, ``[("stem", h, w),
+    ("stage1", h, w), ...]``, from the same shape rules that count the complexity."""
+    r = spec.resolution if resolution is None else check_resolution(spec, resolution)
+    cx = Counter(spec.in_chans, r, r)
+    stem_kind(spec.stem.kind).count(cx, spec.stem)
+    out = [("stem", cx.h, cx.w)]
+    for i, st in enumerate(spec.stages):
+        count_stage(cx, st)
+        out.append((f"stage{i + 1}", cx.h, cx.w))
+    return out
 
 
 def count_stage(cx: Counter, st: object) -> None:

@@ -727,13 +727,11 @@ def flops_vs_speed() -> None:
         lines.append(f"| {r['name']} | {r['flops'] / 1e9:.2f} | {r['params'] / 1e6:.1f} | {r['acts'] / 1e6:.2f} | "
                      f"{r['train_images_per_s']:.1f} | {r['train_ms_per_image']:.1f} | {r['infer_latency_ms']:.1f} | "
                      f"{r['infer_images_per_s']:.1f} |")
+    lines += _speed_fit_lines(pop, times)
+    lines += _per_gflop_lines(pop, named)
     by = named.set_index("name")
     if {"tresnet_m", "resnet50"} <= set(by.index):
-        m, r50 = by.loc["tresnet_m"], by.loc["resnet50"]
-        lines += ["", f"TResNet-M has {m['flops'] / r50['flops']:.2f}x ResNet-50's FLOPs; on this device it trains at "
-                  f"{m['train_images_per_s'] / r50['train_images_per_s']:.2f}x ResNet-50's images per second, and runs "
-                  f"inference at {m['infer_images_per_s'] / r50['infer_images_per_s']:.2f}x its batch throughput "
-                  f"({r50['infer_latency_ms'] / m['infer_latency_ms']:.2f}x its single-image speed)."]
+        lines += _tresnet_lines(pop, by.loc["tresnet_m"], by.loc["resnet50"])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=pop["flops"] / 1e9, y=pop["train_ms_per_image"], mode="markers", name="RegNetY samples",
                              marker=dict(size=6, color=np.log(pop["acts"]), colorscale="Viridis",
@@ -746,6 +744,54 @@ def flops_vs_speed() -> None:
     to_png(fig, folder / "time_vs_flops.png")
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _speed_fit_lines(pop, times) -> list[str]:
+    """The joint log-log fit of each time on flops, acts and params (RegNetY models)."""
+    from designspace.analysis.speed import speed_fit
+
+    lines = ["", f"## Joint fit: log time = a + b_flops log flops + b_acts log acts + b_params log params "
+             f"({len(pop)} RegNetY models; 95% bootstrap intervals over models; "
+             "`designspace.analysis.speed.speed_fit`)", "",
+             "| time | b_flops | b_acts | b_params | R^2 joint | R^2 flops alone | R^2 acts alone | R^2 params alone |",
+             "|---|---|---|---|---|---|---|---|"]
+    for col, label in times.items():
+        f = speed_fit(pop.assign(t=pop[col]), time="t", n_boot=2000).set_index("term")
+        cells = [f"{f.loc[m, 'coef']:+.2f} [{f.loc[m, 'lo']:+.2f}, {f.loc[m, 'hi']:+.2f}]" for m in ("flops", "acts", "params")]
+        r2 = [f"{f.loc[k, 'r2']:.2f}" for k in ("flops", "alone:flops", "alone:acts", "alone:params")]
+        lines.append(f"| {label} | " + " | ".join(cells + r2) + " |")
+    return lines
+
+
+def _per_gflop_lines(pop, named) -> list[str]:
+    """Milliseconds of training time per image and GFLOP, by family."""
+    import numpy as np
+
+    ms = lambda d: d["train_ms_per_image"] / (d["flops"] / 1e9)  # noqa: E731
+    q = np.percentile(ms(pop), [25, 50, 75])
+    lines = ["", "## Training milliseconds per image and GFLOP, by family (lower: more FLOPs per second)", "",
+             "| family | models | ms per image per GFLOP |", "|---|---|---|",
+             f"| RegNetY 200M-1G (sampled) | {len(pop)} | {q[1]:.1f} (quartiles {q[0]:.1f}-{q[2]:.1f}) |"]
+    for _, r in named.assign(ms=ms(named)).sort_values("ms").iterrows():
+        lines.append(f"| {r['name']} | 1 | {r['ms']:.1f} |")
+    return lines
+
+
+def _tresnet_lines(pop, m, r50) -> list[str]:
+    """TResNet-M against ResNet-50: what FLOPs predict, what the joint fit predicts, what was measured."""
+    import numpy as np
+
+    from designspace.analysis.speed import speed_fit
+
+    f = speed_fit(pop.assign(t=pop["train_ms_per_image"]), time="t", n_boot=200).set_index("term")
+    log_ratio = sum(f.loc[k, "coef"] * np.log(m[k] / r50[k]) for k in ("flops", "acts", "params"))
+    return ["", f"TResNet-M has {m['flops'] / r50['flops']:.2f}x ResNet-50's FLOPs, {m['acts'] / r50['acts']:.2f}x its "
+            f"activations and {m['params'] / r50['params']:.2f}x its parameters. FLOPs alone predict "
+            f"{r50['flops'] / m['flops']:.2f}x ResNet-50's training speed; the RegNetY joint fit predicts "
+            f"{np.exp(-log_ratio):.2f}x (an extrapolation across families); measured: "
+            f"{m['train_images_per_s'] / r50['train_images_per_s']:.2f}x in training, "
+            f"{m['infer_images_per_s'] / r50['infer_images_per_s']:.2f}x in batch inference and "
+            f"{r50['infer_latency_ms'] / m['infer_latency_ms']:.2f}x in single-image latency."]
 
 
 STUDIES = {"anynet_a_vs_e": anynet_a_vs_e, "regnetx_digits_100": regnetx_digits_100,

@@ -117,6 +117,15 @@ def test_wheel_installs_one_top_level_package(tmp_path):
                  "designspace/kinds/vanilla.py", "designspace/py.typed", "designspace/search/digits.npz",
                  "designspace/cli/__init__.py"):
         assert must in names, must
+    # every package of the source tree is in the wheel (a subpackage missing from pyproject's
+    # `packages` imports in an editable install and fails in a real one)
+    roots = {"designspace": "designspace", "blocks": "designspace/blocks", "search": "designspace/search",
+             "analysis": "designspace/analysis"}
+    for init in sorted(ROOT.glob("*/**/__init__.py")):
+        rel = init.relative_to(ROOT)
+        if rel.parts[0] in roots:
+            inside = "/".join((roots[rel.parts[0]],) + rel.parts[1:])
+            assert inside in names, f"{rel} is not in the wheel: add its package to pyproject.toml's packages"
     assert not any(n.startswith(("tests/", "studies/", "benchmarks/")) for n in names)
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()

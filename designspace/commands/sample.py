@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "resolution it scales); LO:HI keeps models whose sampled resolution lies in it")
     p.add_argument("--num-classes", help="classifier outputs (default 1000; e.g. 10 for CIFAR-10)")
     p.add_argument("--in-chans", help="input channels (default 3; 1 for grey images such as Fashion-MNIST)")
+    p.add_argument("--geometry", default="imagenet", help="imagenet (the family's stem and strides; default) or cifar "
+                   "(3x3 stride-1 stem, total stride 8: the last stage sees 4x4 at 32 px)")
     p.add_argument("--sampler", default="random", help="random (default) or sobol (scrambled, scipy.stats.qmc)")
     p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True,
                    help="drop repeated specs (same id); on by default")
@@ -66,6 +68,7 @@ def _int(flag: str, text: Any, minimum: int) -> int:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """Check every flag before any work (bad flags: one-line error, exit 2)."""
+    from ..geometry import GEOMETRIES
     from ..spaces import SpaceError, get_space, merge_regimes, parse_range
     from ..spaces.sampling import Regime
 
@@ -74,6 +77,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     budget = _int("--budget", args.budget, 1) if args.budget is not None else None
     num_classes = _int("--num-classes", args.num_classes, 1) if args.num_classes is not None else None
     in_chans = _int("--in-chans", args.in_chans, 1) if args.in_chans is not None else None
+    if args.geometry not in GEOMETRIES:
+        raise UsageError(f"--geometry={args.geometry!r} is not one of {', '.join(GEOMETRIES)}")
     if args.sampler not in SAMPLERS:
         raise UsageError(f"--sampler={args.sampler!r} is not one of {', '.join(SAMPLERS)}")
     fixed, res_range = None, None
@@ -89,6 +94,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(str(e)) from None
     try:
         space = get_space(args.space, resolution=fixed, num_classes=num_classes, in_chans=in_chans)
+        if args.geometry != "imagenet":
+            space = space.with_options({"geometry": args.geometry})
     except SpaceError as e:
         raise UsageError(str(e)) from None
     regime = merge_regimes(getattr(space, "regime", None) or Regime(), Regime(**ranges))
@@ -170,6 +177,27 @@ def _measure_records(records: list[dict], columns: tuple[str, ...], device: str,
     return tuple(c for c in columns if c != "spec") + MEASURE_COLUMNS + ("spec",)
 
 
+def map_lines(records: list[dict], limit: int = 3) -> list[str]:
+    """Each stage's output map for the first network at each of the first ``limit`` resolutions
+    (one line each), with a note when a last stage there runs on a map smaller than 4x4."""
+    from ..complexity import stage_maps
+    from ..spec import NetSpec
+
+    lines, done, tiny = [], set(), False
+    for r in records:
+        if len(done) == limit:
+            break
+        if r["resolution"] in done:
+            continue
+        done.add(r["resolution"])
+        maps = stage_maps(NetSpec.from_json(r["spec"]))
+        lines.append(f"maps    at {r['resolution']} px: " + " ".join(f"{name} {h}x{w}" for name, h, w in maps))
+        tiny |= maps[-1][1] < 4
+    if tiny:
+        lines.append("note: the last stage runs on a map smaller than 4x4; at small resolutions use --geometry cifar")
+    return lines
+
+
 def summary(res: Any, seconds: float, where: str, fmt: str) -> str:
     recs = res.records
     lines = [
@@ -179,6 +207,7 @@ def summary(res: Any, seconds: float, where: str, fmt: str) -> str:
         f"regime: {res.regime}",
         f"flops   {_quantiles([r['flops'] for r in recs])}",
         f"params  {_quantiles([r['params'] for r in recs])}",
+        *map_lines(recs),
         f"wrote {res.accepted:,} records ({fmt}) to {where}",
     ]
     return "\n".join(lines)

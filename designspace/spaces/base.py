@@ -26,6 +26,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from ..errors import InputError
+from ..geometry import GEOMETRIES, apply_geometry
 from ..spec import NetSpec
 from .domains import Domain
 
@@ -84,6 +85,9 @@ class Space:
     num_classes: int = 1000
     #: input channels of every spec (1 for grey data such as Fashion-MNIST)
     in_chans: int = 3
+    #: where the networks downsample (:mod:`designspace.geometry`): ``imagenet`` (the family's
+    #: own stem and strides) or ``cifar`` (3x3 stride-1 stem, total stride 8: 4x4 at 32 px)
+    geometry: str = "imagenet"
 
     # ------------------------------------------------------------------ to override
     @property
@@ -118,7 +122,7 @@ class Space:
 
     def spec_of(self, p: Mapping[str, Any]) -> NetSpec:
         """:meth:`build`, at the space's input channels."""
-        spec = self.build(p)
+        spec = apply_geometry(self.build(p), self.geometry)
         return spec if spec.in_chans == self.in_chans else spec.replace(in_chans=self.in_chans)
 
     def with_options(self, options: Mapping[str, Any]) -> "Space":
@@ -138,6 +142,8 @@ class Space:
             numeric = isinstance(cur, float) and isinstance(v, int) and not isinstance(v, bool)
             if type(v) is not type(cur) and not numeric:
                 raise SpaceError(f"{k}={v!r} must be a {type(cur).__name__}, like the default {cur!r}")
+            if k == "geometry" and v not in GEOMETRIES:
+                raise SpaceError(f"geometry={v!r} is not one of {', '.join(GEOMETRIES)}")
             changes[k] = float(v) if numeric else v
         return dataclasses.replace(self, **changes) if changes else self
 
@@ -246,5 +252,6 @@ class Space:
             lines.append(f"  {k:<14} {dom.describe()}")
         fixed = f"resolution {self.resolution}" if self.resolution else "resolution from the space"
         chans = f", {self.in_chans} input channel{'s' if self.in_chans != 1 else ''}" if self.in_chans != 3 else ""
-        lines.append(f"  ({fixed}, {self.num_classes} classes{chans})")
+        geom = f", {self.geometry} geometry" if self.geometry != "imagenet" else ""
+        lines.append(f"  ({fixed}, {self.num_classes} classes{chans}{geom})")
         return "\n".join(lines)

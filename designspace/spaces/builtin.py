@@ -52,6 +52,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from ..geometry import cifar_strides
 from ..spec import NetSpec, SpecError, StageSpec, StemSpec
 from .base import Batch, Infeasible, Space, SpaceError
 from .domains import Choice, Domain, Float, Int
@@ -74,16 +75,24 @@ class _TableSpace(Space):
     def _tables(self, cols: Mapping[str, np.ndarray]):  # -> (ok, StageTable)
         raise NotImplementedError
 
+    def _geometry_tables(self, cols: Mapping[str, np.ndarray]):  # -> (ok, StageTable)
+        """:meth:`_tables` with the stem and strides of the space's geometry."""
+        ok, t = self._tables(cols)
+        if self.geometry == "cifar" and t.stride > 1 and t.stem.stride > 1:
+            t.strides = cifar_strides(t.stem.stride, t.strides)
+            t.stem_kind = "cifar"
+        return ok, t
+
     def build(self, p: Mapping[str, Any]) -> NetSpec:
         cols = {k: np.asarray([v]) for k, v in p.items()}
-        ok, t = self._tables(cols)
+        ok, t = self._geometry_tables(cols)
         if not ok[0]:
             raise Infeasible(f"{dict(p)} is outside space {self.name}")
         return table_spec(t, 0, self.resolution or self.default_resolution, self.num_classes, self.in_chans)
 
     def evaluate(self, u: np.ndarray, cache: dict | None = None) -> Batch:
         cols = self.columns(u)
-        ok, t = self._tables(cols)
+        ok, t = self._geometry_tables(cols)
         ok &= table_valid(t)
         res = self.resolution or self.default_resolution
         stride = t.stride

@@ -253,13 +253,18 @@ def at_data(net: "NetSpec", ctx: Context, from_space: bool) -> "NetSpec":
     """``net`` at the data set's classes, channels and resolution: the network a trial trains.
 
     A space that scales the resolution (efficientnet_scaling) keeps each of its networks' own;
-    every other network, baselines included, runs at the data set's resolution.  Raises
+    every other network, baselines included, runs at the data set's resolution, and baselines take
+    the space's geometry (``space_options = { geometry = "cifar" }``: stride-1 stem).  Raises
     :class:`Rejected` for a network that cannot run there (total stride above the resolution)."""
     from designspace import SpecError
+
+    from designspace.geometry import apply_geometry
 
     keep = from_space and ctx.space.scales_resolution
     resolution = net.resolution if keep else ctx.resolution
     try:
+        if not from_space:  # a baseline or grid model: the space's geometry, as its own networks have
+            net = apply_geometry(net, ctx.space.geometry)
         return net.replace(num_classes=ctx.num_classes, resolution=resolution, in_chans=ctx.in_chans)
     except SpecError as e:
         raise Rejected(f"infeasible at resolution {resolution}: {e}") from None
