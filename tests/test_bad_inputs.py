@@ -250,7 +250,7 @@ def test_postgres_without_its_driver_names_the_extra(tmp_path):
 # with one line before any file exists.  Kept apart from the rows above to ease merging.
 def _study_ws(d: Path) -> None:
     tiny_spec(d / "pw.toml", "pw", 2, pruner={"name": "median", "n_warmup_steps": -1})
-    tiny_spec(d / "st.toml", "stw", 2, sampler={"name": "tpe", "n_startup_trials": "ten"})
+    tiny_spec(d / "stw.toml", "stw", 2, sampler={"name": "tpe", "n_startup_trials": "ten"})
     tiny_spec(d / "sn.toml", "sn", 2, sampler={"name": "tpe", "n_startup_trials": -1})
     tiny_spec(d / "hb.toml", "hb", 2, pruner={"name": "hyperband", "reduction_factor": 1})
     tiny_spec(d / "sr.toml", "sr", 2, workers={"heartbeat_interval": 1, "grace_period": 3, "storage_retry_s": -5})
@@ -277,8 +277,8 @@ STUDY_ROWS = [
      ["good.db"]),
     ("study-pruner-warmup", ["study", "run", "{d}/pw.toml"], 2, "pruner.n_warmup_steps=-1 must be an integer >= 0",
      ["pw.db"]),
-    ("study-sampler-startup-word", ["study", "run", "{d}/st.toml"], 2, "sampler.n_startup_trials='ten' must be an integer",
-     ["st.db"]),
+    ("study-sampler-startup-word", ["study", "run", "{d}/stw.toml"], 2, "sampler.n_startup_trials='ten' must be an integer",
+     ["stw.db"]),
     ("study-sampler-startup-negative", ["study", "run", "{d}/sn.toml"], 2, "sampler.n_startup_trials=-1", ["sn.db"]),
     ("study-pruner-reduction", ["study", "run", "{d}/hb.toml"], 2, "pruner.reduction_factor=1 must be an integer >= 2",
      ["hb.db"]),

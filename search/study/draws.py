@@ -40,17 +40,6 @@ MAX_CONSECUTIVE_REJECTIONS = 500
 FALLBACK_AFTER = 100
 
 
-def process_nonce() -> int:
-    """A number that differs between the processes drawing for one study (their host and process
-    id), mixed into every draw's seed: two parents started at once on one storage have workers
-    with the same index and see the same study, and would otherwise draw the same networks."""
-    import os
-    import platform
-    import zlib
-
-    return zlib.crc32(f"{platform.node()}:{os.getpid()}".encode())
-
-
 def make_sampler(spec: StudySpec, worker_seed: int, models: "list[str] | None" = None) -> "optuna.samplers.BaseSampler":
     """The spec's sampler (``models``: the grid's points, default ``sampler.models``)."""
     import optuna
@@ -107,7 +96,8 @@ class RegimeDraws:
 
     def __call__(self, n_existing: int, held: "set[str] | frozenset[str]" = frozenset()) -> tuple[dict[str, Any], str]:
         """Parameters and spec id of one accepted draw not in ``held`` (seeded by the study seed,
-        the worker and progress)."""
+        the worker and ``n_existing``: the number of the trial it is for, so that two parents on
+        one study, whose workers share indices, draw different networks)."""
         empty = 0
         while True:
             while self.ready:
@@ -128,8 +118,7 @@ class RegimeDraws:
         from designspace.spaces import RegimeUnreachable, sample_records
 
         self.batches += 1
-        seed = int(np.random.SeedSequence([self.spec.seed, self.worker, n_existing, self.batches, process_nonce()])
-                   .generate_state(1)[0])
+        seed = int(np.random.SeedSequence([self.spec.seed, self.worker, n_existing, self.batches]).generate_state(1)[0])
         for n in (self.BATCH, 1):  # a regime too narrow for a batch may still give one
             try:
                 recs = sample_records(self.ctx.space, n, seed=seed, regime=self.regime, dedupe=False).records

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .draws import make_pruner, make_sampler, process_nonce
+from .draws import make_pruner, make_sampler
 from .spec import StudySpec
 from .storage import install_scrub, open_storage
 from .urls import say
@@ -22,9 +22,8 @@ __all__ = ["open_study", "setup_of", "check_setup", "enqueue_baselines", "SETUP_
 def open_study(spec: StudySpec, url: str, worker: int = 0, storage: Any = None) -> "optuna.Study":
     """Create or load the study named in ``spec`` on ``url`` (every worker and machine calls this).
 
-    The sampler's seed mixes the spec's seed, the worker index, the number of trials already in
-    the study and the process (:func:`.draws.process_nonce`), so a resumed, second or concurrent
-    worker does not redraw the points of the first.
+    The sampler's seed mixes the spec's seed, the worker index and the number of trials already
+    in the study, so a resumed or second worker does not redraw the points of the first.
     """
     import numpy as np
     import optuna
@@ -38,7 +37,7 @@ def open_study(spec: StudySpec, url: str, worker: int = 0, storage: Any = None) 
         raise ValueError(f"study {spec.name!r} in this storage has {len(study.directions)} objectives; "
                          f"the spec has {list(spec.objectives)}: rename the study or use another storage")
     n_existing = len(study.get_trials(deepcopy=False))
-    seed = np.random.SeedSequence([spec.seed, worker, n_existing, process_nonce()]).generate_state(1)[0]
+    seed = np.random.SeedSequence([spec.seed, worker, n_existing]).generate_state(1)[0]
     study.sampler = make_sampler(spec, int(seed))
     return study
 

@@ -48,8 +48,8 @@ class Surplus(Exception):
 #: what :meth:`Worker.next_job` answers besides a job: every slot is finished, or wait for running ones
 DONE, WAIT = "done", "wait"
 
-#: a job: ``() -> (fixed parameters, user attributes, system attributes)`` of a fresh trial
-Job = Callable[[], "tuple[dict[str, Any], dict[str, Any], dict[str, Any]]"]
+#: a job: ``(trial number) -> (fixed parameters, user attributes, system attributes)`` of a fresh trial
+Job = Callable[[int], "tuple[dict[str, Any], dict[str, Any], dict[str, Any]]"]
 
 
 @dataclass
@@ -145,18 +145,20 @@ class Worker:
             todo, running = self._extras_todo(held)
             if todo:
                 attrs = self.plan[todo[self.worker % len(todo)]]  # type: ignore[index]  # workers spread out
-                return lambda: ({}, attrs, {})
+                return lambda number: ({}, attrs, {})
         return WAIT if running else DONE
 
     def _draw_job(self) -> "Job | None":
         if self.proposer is not None:
-            def job() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-                p, sid, sa = self.proposer(self.view.n)  # type: ignore[misc]
+            def job(number: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+                p, sid, sa = self.proposer(number)  # type: ignore[misc]
                 return p, {"draw_id": sid}, sa
             return job
         if self.draws is not None:
-            def job() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-                p, sid = self.draws(self.view.n, self.view.ids)  # type: ignore[misc]
+            def job(number: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+                # seeded by the trial's number: reproducible for one worker, distinct for two
+                # parents whose workers share an index
+                p, sid = self.draws(number, self.view.ids)  # type: ignore[misc]
                 return p, {"draw_id": sid}, {}
             return job
         return None
@@ -197,7 +199,7 @@ class Worker:
         fresh = not (ft.params or sa.get("fixed_params") or "failed_trial" in sa or ua.get("baseline") or ua.get("extra"))
         try:
             if fresh and job is not None:
-                p, uattrs, sattrs = job()
+                p, uattrs, sattrs = job(trial.number)
                 put_attrs(self.storage, tid, uattrs, {**sattrs, "fixed_params": p})
                 ua.update(uattrs)
                 ft.user_attrs.update(uattrs)  # what re-reading the trial would give, without the read
