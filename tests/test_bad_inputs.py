@@ -321,3 +321,158 @@ def test_bench_compare_without_timm_fails_before_measuring(tmp_path):
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == ("designspace bench: error: bench --compare needs timm, which is not installed: "
                                 "pip install 'designspace[timm]'"), r.stderr
+
+
+# ====================================================================================== study runtime
+# Rows of the study runtime (issues 27 and 29): flags, spec options and storages, each refused
+# with one line before any file exists.  Kept apart from the rows above to ease merging.
+def _study_ws(d: Path) -> None:
+    tiny_spec(d / "pw.toml", "pw", 2, pruner={"name": "median", "n_warmup_steps": -1})
+    tiny_spec(d / "stw.toml", "stw", 2, sampler={"name": "tpe", "n_startup_trials": "ten"})
+    tiny_spec(d / "sn.toml", "sn", 2, sampler={"name": "tpe", "n_startup_trials": -1})
+    tiny_spec(d / "hb.toml", "hb", 2, pruner={"name": "hyperband", "reduction_factor": 1})
+    tiny_spec(d / "sr.toml", "sr", 2, workers={"heartbeat_interval": 1, "grace_period": 3, "storage_retry_s": -5})
+    (d / "garbage.db").write_text("this is not a database\n" * 10)
+    (d / "garbage.journal").write_text("\x00\x01 not json\n")
+
+
+STUDY_ROWS = [
+    ("study-workers-huge", ["study", "run", "{d}/good.toml", "--workers", "99999999999999999999"], 2,
+     "--workers=99999999999999999999 must be <= 1024", ["good.db"]),
+    ("study-workers-word", ["study", "run", "{d}/good.toml", "--workers", "two"], 2, "--workers='two' is not an integer",
+     ["good.db"]),
+    ("study-n-trials-word", ["study", "run", "{d}/good.toml", "--n-trials", "abc"], 2,
+     "--n-trials='abc' is not an integer", ["good.db"]),
+    ("study-devices-empty", ["study", "run", "{d}/good.toml", "--devices", ""], 2, "--devices='' names no device",
+     ["good.db"]),
+    ("study-device-bad", ["study", "run", "{d}/good.toml", "--device", "tpu0"], 2, "--device 'tpu0': 'tpu0' is not a device",
+     ["good.db"]),
+    ("study-device-list", ["study", "run", "{d}/good.toml", "--device", "cpu,cpu"], 2, "use --devices for a list",
+     ["good.db"]),
+    ("study-device-and-devices", ["study", "run", "{d}/good.toml", "--device", "cpu", "--devices", "cpu"], 2,
+     "give one of them", ["good.db"]),
+    ("study-storage-retry", ["study", "run", "{d}/good.toml", "--storage-retry", "-1"], 2, "--storage-retry=-1 must be >= 0",
+     ["good.db"]),
+    ("study-pruner-warmup", ["study", "run", "{d}/pw.toml"], 2, "pruner.n_warmup_steps=-1 must be an integer >= 0",
+     ["pw.db"]),
+    ("study-sampler-startup-word", ["study", "run", "{d}/stw.toml"], 2, "sampler.n_startup_trials='ten' must be an integer",
+     ["stw.db"]),
+    ("study-sampler-startup-negative", ["study", "run", "{d}/sn.toml"], 2, "sampler.n_startup_trials=-1", ["sn.db"]),
+    ("study-pruner-reduction", ["study", "run", "{d}/hb.toml"], 2, "pruner.reduction_factor=1 must be an integer >= 2",
+     ["hb.db"]),
+    ("study-spec-storage-retry", ["study", "run", "{d}/sr.toml"], 2, "workers.storage_retry_s=-5", ["sr.db"]),
+    ("study-storage-folder", ["study", "run", "{d}/good.toml", "--storage", "{d}/dir"], 2, "dir is a folder", ["good.db"]),
+    ("study-storage-sqlite-folder", ["study", "run", "{d}/good.toml", "--storage", "sqlite:///{d}/dir"], 2,
+     "dir is a folder", ["good.db"]),
+    ("study-storage-not-sqlite", ["study", "run", "{d}/good.toml", "--storage", "{d}/garbage.db"], 2,
+     "garbage.db is not a SQLite database", ["good.db"]),
+    ("study-storage-not-journal", ["study", "run", "{d}/good.toml", "--storage", "{d}/garbage.journal"], 2,
+     "garbage.journal is not an Optuna journal file", ["good.db"]),
+    ("study-storage-scheme", ["study", "run", "{d}/good.toml", "--storage", "foo://host/x"], 2, "unknown scheme 'foo'",
+     ["good.db"]),
+    ("study-storage-mysql-driver", ["study", "run", "{d}/good.toml", "--storage", "mysql://u:pw123@localhost/x"], 2,
+     "the mysql driver", ["good.db"]),
+    ("study-storage-grpc", ["study", "run", "{d}/good.toml", "--storage", "grpc://localhost"], 2,
+     "expected grpc://HOST:PORT", ["good.db"]),
+    ("study-status-quiet-after", ["study", "status", "{d}/good.toml", "-q"], 2, "no study storage", ["good.db"]),
+    ("study-export-quiet-after", ["study", "export", "{d}/good.toml", "-o", "{d}/x.csv", "-q"], 2, "no study storage",
+     ["x.csv"]),
+    ("study-status-bad-storage", ["study", "status", "{d}/good.toml", "--storage", "{d}/garbage.db"], 2,
+     "is not a SQLite database", []),
+]
+
+
+@pytest.mark.parametrize("row", STUDY_ROWS, ids=[r[0] for r in STUDY_ROWS])
+def test_bad_study_input_is_one_line_and_writes_nothing(row, ws, capsys):
+    _study_ws(ws)
+    test_bad_input_is_one_line_and_writes_nothing(row, ws, capsys)
+    err = capsys.readouterr().err
+    assert "pw123" not in err  # a password never reaches a message
+    assert (ws / "garbage.db").read_text().startswith("this is not")  # a refused storage is left as it was
+
+
+def test_study_device_cuda_without_cuda_names_the_flag_typed(ws, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda is valid here")
+    assert main(["study", "run", W(ws, "good.toml"), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--device 'cuda': CUDA is not available" in err and "--devices" not in err, err
+    assert not (ws / "good.db").exists()
+
+
+def test_read_only_storage_folder_is_refused_before_anything(tmp_path, capsys):
+    """A SQLite file or journal in a folder that cannot be written: one line, exit 2.  The folder
+    is made read-only with chmod, or, for root (who writes anywhere), immutable with chattr."""
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    spec = tiny_spec(tmp_path / "r.toml", "r", 1)
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
+            pytest.skip("root, and chattr +i is not available: no folder is read-only for root here")
+        undo = ["chattr", "-i", str(ro)]
+    else:
+        os.chmod(ro, 0o555)
+        undo = ["chmod", "755", str(ro)]
+    try:
+        for storage in (str(ro / "s.db"), str(ro / "s.journal")):
+            assert main(["study", "run", str(spec), "--storage", storage]) == 2
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and "cannot write in the folder" in lines[0] and str(ro) in lines[0], lines
+            assert list(ro.iterdir()) == []
+    finally:
+        subprocess.run(undo, check=True)
+
+
+def test_status_counts_a_run_beyond_the_spec_and_actions_have_descriptions(tmp_path, capsys):
+    from designspace.search.study import run_study
+
+    spec = tiny_spec(tmp_path / "s7.toml", "s7", 2)
+    run_study(spec, n_trials=3, trainer="designspace.search.study.objective:no_training")
+    assert main(["study", "status", str(spec), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "3/3 trials finished" in out and "the spec's n_trials is 2" in out, out
+    for action, words in (("run", "Run or resume a study"), ("status", "Trials by state"), ("export", "One CSV row")):
+        with pytest.raises(SystemExit):
+            main(["study", action, "--help"])
+        text = capsys.readouterr().out
+        assert words in text and "-q, --quiet" in text and "-v, --verbose" in text, text
+
+
+def test_export_writes_no_binary_float_noise(tmp_path):
+    import pandas as pd
+
+    from designspace.search.study.export import write_csv_atomic
+
+    noisy = 1 - 0.82  # 0.18000000000000005: the float noise of an error rate
+    assert repr(noisy) != "0.18"
+    df = pd.DataFrame({"error": [noisy, 1 / 3], "flops": [123456789012345.0, float("nan")]})
+    write_csv_atomic(df, tmp_path / "e.csv")
+    back = pd.read_csv(tmp_path / "e.csv")
+    text = (tmp_path / "e.csv").read_text()
+    assert "0.18," in text and "0.180000" not in text and "123456789012345\n" in text, text
+    assert abs(back["error"][1] - 1 / 3) < 1e-14  # nothing that matters is rounded away
+
+
+def test_a_baseline_outside_the_regime_is_trained_as_a_marked_reference(tmp_path, caplog):
+    """``enqueue = ["resnet50"]`` under a 3 MFLOPs constraint: a warning naming it, and the
+    trial marked ``outside_regime`` in the export (the analysis keeps baselines out of the sample)."""
+    import logging
+
+    from designspace import count, zoo
+    from designspace.search.study import export_frame, run_study
+
+    spec = tiny_spec(tmp_path / "b.toml", "b", 3, enqueue=["resnet50"])
+    with caplog.at_level(logging.WARNING):
+        run_study(spec, trainer="designspace.search.study.objective:no_training")
+    said = [r.getMessage() for r in caplog.records if "resnet50" in r.getMessage()]
+    assert said and "outside the [constraints]" in said[0] and "flops=" in said[0], said
+    df = export_frame(spec)
+    base = df[df["baseline"] == "resnet50"]
+    assert len(base) == 1 and bool(base["outside_regime"].iloc[0]) is True
+    flops = count(zoo["resnet50"].replace(resolution=32, num_classes=10, in_chans=1)).flops
+    assert flops > 3e6 and int(base["flops"].iloc[0]) == flops  # it is the network the warning speaks of
+    assert df.loc[df["baseline"].isna(), "outside_regime"].isna().all()

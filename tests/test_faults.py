@@ -437,3 +437,135 @@ def test_a_real_full_disk(tmp_path):
             assert sorted(x.name for x in mnt.iterdir()) == ["fill"]  # nothing partial, no temporary file
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+# ====================================================================================== study runtime
+# Faults of the study runtime (issue 29): a PostgreSQL server stopped and started under a running
+# study, two parents on one storage at once, an interrupted export.  Kept apart to ease merging.
+def _own_postgres(tmp_path: Path):
+    """A throw-away PostgreSQL server, started as CI starts one (.ci/postgres.sh), that the test
+    may stop and start: ``(url, stop, start, close)``."""
+    import shutil
+
+    r = subprocess.run(["bash", "-c", 'source .ci/postgres.sh >&2; echo "$DESIGNSPACE_TEST_POSTGRES_URL"; echo "$PG_CI_DIR"'],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    url, _, folder = r.stdout.strip().partition("\n")
+    if not url:
+        pytest.skip(f"no PostgreSQL server could be started here: {r.stderr.strip()[-300:]}")
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in p.parent.name.split(".")])[-1]
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data, port = Path(folder) / "data", url.rsplit(":", 1)[1].split("/")[0]
+    ctl = [*runas, str(bindir / "pg_ctl"), "-D", str(data)]
+
+    def stop() -> None:
+        subprocess.run([*ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+
+    def start() -> None:
+        opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c max_connections=100 -c fsync=off"
+        subprocess.run([*ctl, "-l", str(data / "server.log"), "-w", "-o", opts, "start"], check=True, capture_output=True)
+
+    def close() -> None:
+        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return url, stop, start, close
+
+
+def _complete(url: str, name: str) -> int:
+    try:
+        return sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials(url, name))
+    except Exception:
+        return 0
+
+
+def _exactly(ts: list, n: int) -> None:
+    """``n`` counted trials, all complete, no network trained twice, nothing left RUNNING."""
+    from designspace.search.study.view import slots
+
+    held = slots(ts)
+    assert len(held) == n and all(t.state == optuna.trial.TrialState.COMPLETE for t in held.values()), \
+        sorted((k, t.state.name) for k, t in held.items())
+    ids = [t.user_attrs.get("spec_id") for t in held.values()]
+    assert len(set(ids)) == n, ids
+    assert not [t.number for t in ts if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def _clean(err: str) -> None:
+    for bad in ("Traceback", "Exception ignored", "sqlalchemy", "psycopg2.OperationalError", "invalid data in the commit"):
+        assert bad not in err, err
+
+
+def test_a_postgres_outage_is_waited_out_and_a_longer_one_ends_in_one_line(tmp_path):
+    url, stop, start, close = _own_postgres(tmp_path)
+    password = url.split(":")[2].split("@")[0]
+    try:
+        # 1. stopped for 20 s after 2 of 10 trials: every worker waits, the run ends whole, exit 0
+        spec = tiny_spec(tmp_path / "o.toml", "outage", 10)
+        e = env(fake=True, epoch_s=0.5)
+        p = popen("study", "run", str(spec), "--workers", "4", "--storage", url, env=e)
+        wait_for(lambda: _complete(url, "outage") >= 2, timeout=180)
+        stop()
+        time.sleep(20)
+        start()
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        _clean(err)
+        assert "unreachable, retrying" in err and password not in err + out, err
+        _exactly(trials(url, "outage"), 10)
+        # 2. stopped for longer than --storage-retry: one line naming the storage, exit 1; then resumed
+        spec = tiny_spec(tmp_path / "o2.toml", "outage2", 6)
+        p = popen("study", "run", str(spec), "--workers", "2", "--storage", url, "--storage-retry", "5", env=e)
+        wait_for(lambda: _complete(url, "outage2") >= 1, timeout=180)
+        stop()
+        out, err = p.communicate(timeout=240)
+        start()
+        assert p.returncode == 1, err
+        _clean(err)
+        last = err.strip().splitlines()[-1]
+        assert "unreachable for 5 s" in last and "127.0.0.1" in last and password not in err, err
+        r = popen("study", "run", str(spec), "--workers", "2", "--storage", url, env=e)
+        out, err = r.communicate(timeout=300)
+        assert r.returncode == 0, err
+        _exactly(trials(url, "outage2"), 6)
+    finally:
+        close()
+
+
+def _journal_trials(path: Path, name: str) -> list:
+    from optuna.storages.journal import JournalFileBackend
+
+    st = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    return optuna.load_study(study_name=name, storage=st).get_trials(deepcopy=False)
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_two_parents_on_one_storage_end_with_exactly_n(tmp_path, kind):
+    """Two ``study run --workers 2`` started at once on one journal file or SQLite file."""
+    spec = tiny_spec(tmp_path / "c.toml", "c", 12)
+    storage = tmp_path / ("c.journal" if kind == "journal" else "c.db")
+    e = env(fake=True, epoch_s=0.05)
+    ps = [popen("study", "run", str(spec), "--workers", "2", "--storage", str(storage), env=e) for _ in range(2)]
+    for p in ps:
+        out, err = p.communicate(timeout=400)
+        assert p.returncode == 0, err
+        _clean(err)
+        assert "Error" not in err and "exited with code" not in err, err
+        assert "12/12 trials finished" in out, out
+    ts = _journal_trials(storage, "c") if kind == "journal" else trials(f"sqlite:///{storage}", "c")
+    _exactly(ts, 12)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
+def test_an_interrupted_export_leaves_no_wal_or_shm(tmp_path, sig):
+    spec = tiny_spec(tmp_path / "x.toml", "x", 300)
+    r = popen("study", "run", str(spec), env=env(fake=True))
+    assert r.wait(timeout=300) == 0
+    leftovers = lambda: sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm", "-journal")))
+    assert leftovers() == []
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0):
+        p = start("study", "export", str(spec), "-o", str(tmp_path / "all.csv"))
+        time.sleep(delay)
+        p.send_signal(sig)
+        p.communicate(timeout=120)
+        assert leftovers() == [], (delay, leftovers())
+        assert temporaries(tmp_path) == []

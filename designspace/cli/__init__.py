@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("designspace.search.commands.train", "train a named model or spec on a dataset"),
     "study": ("designspace.search.commands.study", "run, inspect and export Optuna studies"),
     "dashboard": ("designspace.search.commands.dashboard", "serve optuna-dashboard for a study"),
+    "storage": ("designspace.search.commands.storage", "serve a study database to many workers (gRPC proxy)"),
     "analyze": ("designspace.analysis.commands.analyze", "EDF comparison report from studies or CSV files"),
 }
 

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
     from designspace.search.study import StudySpecError, load_study, mask
+    from designspace.search.study.storage import storage_of
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port={args.port} must be in [0, 65535]")
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         daemon_threads = True
 
     try:
-        httpd = make_server(args.host, args.port, optuna_dashboard.wsgi(study._storage),
+        httpd = make_server(args.host, args.port, optuna_dashboard.wsgi(storage_of(study)),
                             server_class=_Server, handler_class=_Quiet)
     except OSError as e:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None

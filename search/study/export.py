@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .objective import REJECTED_ATTR
 from .spec import StudySpec
-from .worker import SURPLUS_ATTR, slots
+from .view import SURPLUS_ATTR, slots
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -51,6 +51,19 @@ def _extra_final(trials: "list[optuna.trial.FrozenTrial]") -> set[int]:
     return set(last.values())
 
 
+def _outside(t: "optuna.trial.FrozenTrial", spec: StudySpec) -> bool | None:
+    """For a baseline: whether its network fell outside the study's [constraints] (a reference,
+    never part of the sample); ``None`` for other trials and before its complexity is known."""
+    ua = t.user_attrs
+    if not ua.get("baseline"):
+        return None
+    if ua.get("outside_regime"):
+        return True
+    if any(ua.get(k) is None for k in spec.constraints):
+        return None
+    return any(not lo <= float(ua[k]) <= hi for k, (lo, hi) in spec.constraints.items())
+
+
 def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
     """One row per trial: state, role, spec, complexity, final and per-epoch errors, times, params.
 
@@ -77,6 +90,7 @@ def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
             row[f"error_epoch{e + 1}"] = errs[e] if e < len(errs) else None
         for i, o in enumerate(spec.objectives):
             row[f"value_{o}"] = t.values[i] if t.values else None
+        row["outside_regime"] = _outside(t, spec)
         row["retry_of"] = t.system_attrs.get("failed_trial")
         row["datetime_start"] = t.datetime_start
         row["datetime_complete"] = t.datetime_complete
@@ -117,10 +131,15 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
     final = {c.number for c in counted} | _extra_final(trials)
     kinds = [_kind(t, t.number in final) for t in trials]
     extra = {k: kinds.count(k) for k in ("retried", "rejected", "surplus")}
-    lines = [f"study {spec.name} ({where}): {len(finished)}/{n_trials} trials finished",
+    n_trials = max(n_trials, len(held))  # a run with --n-trials above the spec's
+    more = f" (a run asked for {n_trials}; the spec's n_trials is {spec.n_trials})" if n_trials > spec.n_trials else ""
+    lines = [f"study {spec.name} ({where}): {len(finished)}/{n_trials} trials finished{more}",
              "  " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(by_state.items())) if by_state else "  no trials yet"]
     if any(extra.values()):
         lines.append("  also: " + ", ".join(f"{k} {v}" for k, v in extra.items() if v))
+    outside = sorted({t.user_attrs["baseline"] for t in counted if _outside(t, spec)})
+    if outside:
+        lines.append(f"  baselines outside the [constraints] (references, not in the sample): {', '.join(outside)}")
     owed = {"repeat": spec.repeats[0] * (spec.repeats[1] - 1) if spec.repeats else 0,
             "fidelity": spec.fidelity[0] if spec.fidelity else 0}
     if any(owed.values()):
@@ -165,4 +184,9 @@ def write_csv_atomic(df: "pd.DataFrame", path: str | Path) -> str:
     (:func:`designspace.files.write_output`): never a half-written CSV.  Returns where it went."""
     from designspace.files import write_output
 
-    return write_output(path, lambda f: df.to_csv(f, index=False))
+    return write_output(path, lambda f: df.to_csv(f, index=False, float_format=FLOAT_FORMAT))
+
+
+#: floats in exported CSV: 15 significant digits, every one of them exact for a double, so a
+#: stored error of 0.18000000000000005 (binary noise of a rate) reads 0.18 and integers stay whole
+FLOAT_FORMAT = "%.15g"

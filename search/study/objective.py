@@ -219,7 +219,9 @@ def draw(trial: "optuna.Trial", ctx: Context, pending: dict[str, Any] | None = N
     ``pending["params"]`` / ``pending["user"]`` for the caller's one transaction."""
     from designspace import NetSpec, zoo
 
-    ft = trial._cached_frozen_trial
+    from .storage import cached_trial
+
+    ft = cached_trial(trial)
     ua = ft.user_attrs
     baseline = ua.get("baseline")
     if ua.get("retrain_spec"):  # a repeat or fidelity retrain of a trained network: exactly that one
@@ -282,11 +284,11 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
 
     from designspace import count
 
-    from .storage import put_attrs
+    from .storage import cached_trial, put_attrs, storage_of, trial_id
 
     t0 = time.perf_counter()
-    storage, tid = trial.study._storage, trial._trial_id
-    given = trial._cached_frozen_trial.user_attrs
+    storage, tid = storage_of(trial.study), trial_id(trial)
+    given = cached_trial(trial).user_attrs
     pending: dict[str, Any] = {}
     net, origin = draw(trial, ctx, pending)
     cx = count(net)

@@ -36,6 +36,7 @@ A study spec is read and checked completely before anything runs; a bad value ra
     heartbeat_interval = 10          # seconds between heartbeats of a running trial
     grace_period = 30                # a trial silent this long is failed and retried
     max_retry = 3
+    storage_retry_s = 120            # a storage unreachable this long (a restart) is waited out
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ else:  # pragma: no cover
 
 from designspace.errors import InputError
 
-__all__ = ["StudySpec", "StudySpecError", "load_spec", "check_schedule", "check_dataset", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
+__all__ = ["StudySpec", "StudySpecError", "load_spec", "parse_spec", "SAMPLERS", "PRUNERS", "OBJECTIVES"]
 
 SAMPLERS = ("random", "sobol", "tpe", "nsga2", "grid")
 PRUNERS = ("none", "median", "hyperband")
@@ -87,6 +88,8 @@ class StudySpec:
     heartbeat_interval: int = 10
     grace_period: int = 30
     max_retry: int = 3
+    #: seconds a worker waits out an unreachable storage (a database restart) before giving up
+    storage_retry_s: int = 120
     #: measure every trained network's speed on the worker's device (designspace.measure)
     measure: bool = False
     #: ``(models, seeds)``: after the study, retrain ``models`` of its networks so that each has
@@ -144,10 +147,41 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     for key in ("name", "space", "n_trials"):
         if key not in raw and not (key == "space" and _sampler_name(raw) == "grid"):
             raise StudySpecError(f"{path}: {key} is missing")
-
     name = raw["name"]
     if not isinstance(name, str) or not name.strip():
         raise bad("name", name, "must be a non-empty string")
+    space, space_options = _space(raw, path, bad)
+    n_trials = _int(raw["n_trials"], "n_trials", bad, lo=1)
+    seed = _int(raw.get("seed", 0), "seed", bad, lo=0)
+    objectives = raw.get("objectives", ["error"])
+    if (not isinstance(objectives, list) or not objectives or objectives[0] != "error"
+            or any(o not in OBJECTIVES for o in objectives) or len(set(objectives)) != len(objectives)):
+        raise bad("objectives", objectives, f"must be ['error'] followed by distinct ones of {COMPLEXITY}")
+    enqueue = _models(raw.get("enqueue", []), "enqueue", bad)
+    constraints = _constraints(raw, bad)
+    dataset, schedule = _dataset_and_schedule(raw, path, bad)
+    sampler, s_opts = _sampler(raw, n_trials, bool(space), path, bad)
+    pruner, p_opts = _pruner(raw, len(objectives), bad)
+    hb, grace, retry, storage_retry = _workers(raw, bad)
+    measure = raw.get("measure", False)
+    if not isinstance(measure, bool):
+        raise bad("measure", measure, "must be true or false")
+    repeats = _extra(raw, "repeats", ("models", "seeds"), (1, 2), bad)
+    fidelity = _extra(raw, "fidelity", ("models", "epochs"), (3, 1), bad)
+    if fidelity is not None and fidelity[1] == schedule.get("epochs"):
+        raise bad("fidelity.epochs", fidelity[1], "equals schedule.epochs: a fidelity check needs another schedule length")
+    for key, extra in (("repeats", repeats), ("fidelity", fidelity)):
+        if extra is not None and extra[0] > n_trials:
+            raise bad(f"{key}.models", extra[0], f"exceeds n_trials={n_trials}")
+    return StudySpec(path=path.resolve(), name=name, measure=measure, repeats=repeats, fidelity=fidelity, space=space,
+                     n_trials=n_trials, seed=seed, space_options=space_options, objectives=tuple(objectives),
+                     enqueue=tuple(enqueue), constraints=constraints, dataset=dataset, schedule=schedule,
+                     sampler=sampler, sampler_options=s_opts, pruner=pruner, pruner_options=p_opts,
+                     heartbeat_interval=hb, grace_period=grace, max_retry=retry, storage_retry_s=storage_retry)
+
+
+def _space(raw: Mapping[str, Any], path: Path, bad: Any) -> tuple[str, dict[str, Any]]:
+    """``space`` (a built-in name, or a space file made absolute) and its ``space_options``."""
     space = raw.get("space", "")
     if not isinstance(space, str):
         raise bad("space", space, "must be a built-in space name or a space file path")
@@ -171,26 +205,24 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
             SPACES[space].with_options(space_options)
         except SpaceError as e:
             raise StudySpecError(f"{path}: space_options.{e}") from None
-    n_trials = _int(raw["n_trials"], "n_trials", bad, lo=1)
-    seed = _int(raw.get("seed", 0), "seed", bad, lo=0)
+    return space, space_options
 
-    objectives = raw.get("objectives", ["error"])
-    if (not isinstance(objectives, list) or not objectives or objectives[0] != "error"
-            or any(o not in OBJECTIVES for o in objectives) or len(set(objectives)) != len(objectives)):
-        raise bad("objectives", objectives, f"must be ['error'] followed by distinct ones of {COMPLEXITY}")
 
+def _models(models: Any, key: str, bad: Any) -> list[str]:
+    """A list of named models (``enqueue``, ``sampler.models``)."""
     from designspace import zoo
 
-    enqueue = raw.get("enqueue", [])
-    if not isinstance(enqueue, list) or not all(isinstance(e, str) for e in enqueue):
-        raise bad("enqueue", enqueue, "must be a list of named models")
-    for i, m in enumerate(enqueue):
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise bad(key, models, "must be a list of named models")
+    for i, m in enumerate(models):
         if m not in zoo:
-            raise bad(f"enqueue[{i}]", m, "is not a named model (see `designspace list`)")
+            raise bad(f"{key}[{i}]", m, "is not a named model (see `designspace list`)")
+    return models
 
+
+def _constraints(raw: Mapping[str, Any], bad: Any) -> dict[str, tuple[float, float]]:
     constraints: dict[str, tuple[float, float]] = {}
-    c_raw = _table(raw.get("constraints", {}), "constraints", bad)
-    for k, v in c_raw.items():
+    for k, v in _table(raw.get("constraints", {}), "constraints", bad).items():
         if k not in COMPLEXITY:
             raise bad(f"constraints.{k}", v, f"is not a constraint (expected one of {COMPLEXITY})")
         ok = (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
@@ -198,7 +230,10 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
         if not ok:
             raise bad(f"constraints.{k}", v, "must be [min, max] with 0 <= min < max")
         constraints[k] = (float(v[0]), float(v[1]))
+    return constraints
 
+
+def _dataset_and_schedule(raw: Mapping[str, Any], path: Path, bad: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     dataset = dict(_table(raw.get("dataset", {"name": "digits"}), "dataset", bad))
     if not isinstance(dataset.get("name"), str):
         raise bad("dataset.name", dataset.get("name"), "must name a dataset (e.g. 'digits', 'cifar10')")
@@ -210,7 +245,11 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     for k, v in schedule.items():
         if isinstance(v, float) and not math.isfinite(v):
             raise bad(f"schedule.{k}", v, "must be finite")
+    return dataset, schedule
 
+
+def _sampler(raw: Mapping[str, Any], n_trials: int, has_space: bool, path: Path, bad: Any) -> tuple[str, dict[str, Any]]:
+    """``[sampler]``: its name and options, every option typed and bounded."""
     s_raw = dict(_table(raw.get("sampler", {"name": "tpe"}), "sampler", bad))
     sampler = s_raw.pop("name", "tpe")
     if sampler not in SAMPLERS:
@@ -220,18 +259,20 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     for k in s_raw:
         if k not in allowed:
             raise bad(f"sampler.{k}", s_raw[k], f"is not an option of the {sampler} sampler ({sorted(allowed)})")
+    _options(s_raw, "sampler", _SAMPLER_OPTIONS, bad)
     if sampler == "grid":
         models = s_raw.get("models")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
             raise bad("sampler.models", models, "must list the named models the grid runs over")
-        for i, m in enumerate(models):
-            if m not in zoo:
-                raise bad(f"sampler.models[{i}]", m, "is not a named model (see `designspace list`)")
+        _models(models, "sampler.models", bad)
         if n_trials > len(models):
             raise bad("n_trials", n_trials, f"exceeds the {len(models)} points of the grid (sampler.models)")
-    elif not space:
+    elif not has_space:
         raise StudySpecError(f"{path}: space is missing")
+    return sampler, s_raw
 
+
+def _pruner(raw: Mapping[str, Any], n_objectives: int, bad: Any) -> tuple[str, dict[str, Any]]:
     p_raw = dict(_table(raw.get("pruner", {"name": "none"}), "pruner", bad))
     pruner = p_raw.pop("name", "none")
     if pruner not in PRUNERS:
@@ -241,36 +282,47 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     for k in p_raw:
         if k not in p_allowed:
             raise bad(f"pruner.{k}", p_raw[k], f"is not an option of the {pruner} pruner ({sorted(p_allowed)})")
-    if pruner != "none" and len(objectives) > 1:
+    _options(p_raw, "pruner", _PRUNER_OPTIONS, bad)
+    if pruner != "none" and n_objectives > 1:
         raise bad("pruner.name", pruner, "cannot prune a multi-objective study (Optuna reports one value); use 'none'")
+    return pruner, p_raw
 
+
+def _workers(raw: Mapping[str, Any], bad: Any) -> tuple[int, int, int, int]:
+    """``[workers]``: heartbeat interval, grace period, retries of a dead worker's trial, storage wait."""
     w = dict(_table(raw.get("workers", {}), "workers", bad))
     for k in w:
-        if k not in ("heartbeat_interval", "grace_period", "max_retry"):
-            raise bad(f"workers.{k}", w[k], "is not a workers option (heartbeat_interval, grace_period, max_retry)")
+        if k not in _WORKER_KEYS:
+            raise bad(f"workers.{k}", w[k], f"is not a workers option ({', '.join(_WORKER_KEYS)})")
     hb = _int(w.get("heartbeat_interval", 10), "workers.heartbeat_interval", bad, lo=1)
     grace = _int(w.get("grace_period", max(30, 3 * hb)), "workers.grace_period", bad, lo=1)
     if grace <= hb:
         raise bad("workers.grace_period", grace, f"must exceed workers.heartbeat_interval={hb}")
     retry = _int(w.get("max_retry", 3), "workers.max_retry", bad, lo=0)
+    storage_retry = _int(w.get("storage_retry_s", STORAGE_RETRY_S), "workers.storage_retry_s", bad, lo=0)
+    return hb, grace, retry, storage_retry
 
-    measure = raw.get("measure", False)
-    if not isinstance(measure, bool):
-        raise bad("measure", measure, "must be true or false")
-    repeats = _extra(raw, "repeats", ("models", "seeds"), (1, 2), bad)
-    fidelity = _extra(raw, "fidelity", ("models", "epochs"), (3, 1), bad)
-    if fidelity is not None and fidelity[1] == schedule.get("epochs"):
-        raise bad("fidelity.epochs", fidelity[1], "equals schedule.epochs: a fidelity check needs another schedule length")
-    if repeats is not None and repeats[0] > n_trials:
-        raise bad("repeats.models", repeats[0], f"exceeds n_trials={n_trials}")
-    if fidelity is not None and fidelity[0] > n_trials:
-        raise bad("fidelity.models", fidelity[0], f"exceeds n_trials={n_trials}")
-    return StudySpec(path=path.resolve(), name=name, measure=measure, repeats=repeats, fidelity=fidelity, space=space, n_trials=n_trials, seed=seed,
-                     space_options=space_options,
-                     objectives=tuple(objectives), enqueue=tuple(enqueue), constraints=constraints,
-                     dataset=dataset, schedule=schedule, sampler=sampler, sampler_options=s_raw,
-                     pruner=pruner, pruner_options=p_raw, heartbeat_interval=hb, grace_period=grace,
-                     max_retry=retry)
+
+STORAGE_RETRY_S = 120
+_WORKER_KEYS = ("heartbeat_interval", "grace_period", "max_retry", "storage_retry_s")
+
+#: option -> (kind, lowest value): every sampler and pruner option, checked before any file exists
+_SAMPLER_OPTIONS = {"n_startup_trials": ("int", 0), "multivariate": ("bool", None), "population_size": ("int", 2),
+                    "scramble": ("bool", None)}
+_PRUNER_OPTIONS = {"n_startup_trials": ("int", 0), "n_warmup_steps": ("int", 0), "min_resource": ("int", 1),
+                   "reduction_factor": ("int", 2)}
+
+
+def _options(opts: Mapping[str, Any], table: str, kinds: Mapping[str, tuple[str, Any]], bad: Any) -> None:
+    """Each scalar option of ``[sampler]`` / ``[pruner]`` has its type and bound (``models`` is checked apart)."""
+    for k, v in opts.items():
+        if k not in kinds:
+            continue
+        kind, lo = kinds[k]
+        if kind == "bool" and not isinstance(v, bool):
+            raise bad(f"{table}.{k}", v, "must be true or false")
+        if kind == "int":
+            _int(v, f"{table}.{k}", bad, lo=lo)
 
 
 def _extra(raw: Mapping[str, Any], key: str, fields: tuple[str, str], lows: tuple[int, int],
@@ -303,63 +355,3 @@ def _int(v: Any, key: str, bad: Any, lo: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
         raise bad(key, v, f"must be an integer >= {lo}")
     return v
-
-
-def check_schedule(spec: StudySpec) -> None:
-    """Check schedule keys against :class:`designspace.search.train.Schedule` (imports torch: run time only)."""
-    import dataclasses
-
-    from designspace.search.train import Schedule
-
-    if dataclasses.is_dataclass(Schedule):
-        names = {f.name for f in dataclasses.fields(Schedule)}
-        for k, v in spec.schedule.items():
-            if k not in names:
-                raise StudySpecError(f"{spec.path}: schedule.{k}={v!r} is not a training schedule option "
-                                     f"({sorted(names)})")
-        try:  # every value, as the trainer will read it (epochs = 0, lr = -1.0, epochs = "one", ...)
-            Schedule.from_dict({"seed": spec.seed, **spec.schedule})
-        except (TypeError, ValueError) as e:
-            raise StudySpecError(f"{spec.path}: {e}") from None
-
-
-def check_dataset(spec: StudySpec) -> Any:
-    """Load the study's data set now, so that a wrong name or option (exit 2) or missing files
-    (a DatasetError) stop the run before any storage is created; returns the data set."""
-    from designspace.search import data
-
-    opts = dict(spec.dataset)
-    name = opts.pop("name")
-    try:
-        return data.load(name, opts.pop("root", None), resolution=opts.pop("resolution", None), **opts)
-    except data.UnknownDataset as e:
-        raise StudySpecError(f"{spec.path}: dataset: {e}") from None
-
-
-def check_space_size(spec: StudySpec, n_trials: int) -> None:
-    """Refuse, before any storage exists, ``n_trials`` that a finite space (with the study's
-    [constraints], at the data's shape) cannot fill: a study never trains one network twice, so
-    it would stop with the space exhausted after training all it holds.  The check is the
-    vectorised sampler of ``designspace sample`` (fast); a regime that is merely rare is left to
-    the workers."""
-    if not spec.space or spec.sampler == "grid":
-        return
-    from designspace.spaces import Regime, RegimeUnreachable, sample_records
-
-    from .objective import Context
-
-    need = n_trials - len(spec.enqueue)  # the baselines hold slots too
-    if need < 1:
-        return
-    space = Context(spec=spec, trainer=None).space
-    regime = Regime(**{k: (lo, hi) for k, (lo, hi) in spec.constraints.items()})
-    try:
-        sample_records(space, need, seed=spec.seed, regime=regime, dedupe=True)
-    except RegimeUnreachable as e:
-        if e.exhausted:
-            most = e.found + len(spec.enqueue)
-            raise StudySpecError(
-                f"{spec.path}: n_trials={n_trials} is more than the study can hold: the space {spec.space!r}"
-                f"{' with its [constraints]' if spec.constraints else ''} seems to hold only {e.found} distinct "
-                f"networks (+ {len(spec.enqueue)} enqueued); set n_trials <= {most}, and use "
-                "repeats = { models = ..., seeds = ... } for more trainings of each") from None

@@ -221,7 +221,7 @@ def test_pareto_study_export_marks_the_front(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml")),
                          ids=lambda p: p.name)
 def test_shipped_study_specs_are_valid(path: Path) -> None:
-    from designspace.search.study.spec import check_schedule
+    from designspace.search.study.checks import check_schedule
 
     spec = load_spec(path)
     check_schedule(spec)
