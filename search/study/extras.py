@@ -1,4 +1,4 @@
-"""Retrains a finished study owes: seed repeats (the noise floor) and longer schedules (fidelity).
+"""Retrains a finished study owes: seed repeats (seed noise, the retest distance) and longer schedules (fidelity).
 
 Extras.  ``repeats`` and ``fidelity`` retrain networks the study already trained (other seeds; a
 longer schedule) once its ``n_trials`` slots are finished.  Each planned retrain has a key

@@ -11,7 +11,7 @@ A study spec is read and checked completely before anything runs; a bad value ra
     objectives = ["error"]           # or ["error", "flops"]: a Pareto study
     enqueue = ["regnetx_002"]        # named models trained first, as baselines
     measure = false                  # true: record each network's measured speed too
-    repeats = {models = 10, seeds = 3}   # noise floor: 10 of the trained networks, 3 seeds each in all
+    repeats = {models = 10, seeds = 3}   # seed noise: 10 of the trained networks, 3 seeds each in all
     fidelity = {models = 20, epochs = 30}  # schedule fidelity: 20 networks spread over the error
                                      # range retrained for 30 epochs
 
@@ -93,7 +93,7 @@ class StudySpec:
     #: measure every trained network's speed on the worker's device (designspace.measure)
     measure: bool = False
     #: ``(models, seeds)``: after the study, retrain ``models`` of its networks so that each has
-    #: ``seeds`` runs in all (the seed-noise floor, :mod:`designspace.analysis.noise`); ``None``: none
+    #: ``seeds`` runs in all (seed noise and the retest distance, :mod:`designspace.analysis.noise`); ``None``: none
     repeats: tuple[int, int] | None = None
     #: ``(models, epochs)``: after the study, retrain ``models`` networks spread evenly over the
     #: error range for ``epochs`` epochs (schedule fidelity, :mod:`designspace.analysis.fidelity`)
