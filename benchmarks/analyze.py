@@ -3,8 +3,8 @@
     python benchmarks/analyze.py [--sizes 1000 5000 20000]
 
 Two RegNet-like spaces of n/2 models each (error falling with log FLOPs, a space offset, noise),
-analysed as ``designspace analyze`` does (report with bootstrap EDF bands, trend fits, the noise
-floor and sample-size sentences).  Prints one JSON line per size: seconds, report bytes, models.
+analysed as ``designspace analyze`` does (report with simultaneous EDF bands, trend fits, verdicts
+on network means and the sensitivity sentences).  Prints one JSON line per size: seconds, report bytes, models.
 Target (issue 16): 20,000 models well under a minute, report size bounded.
 """
 from __future__ import annotations
