@@ -117,8 +117,6 @@ def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
 
 def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: str) -> str:
     """Trials by state, best so far, an ETA for the rest."""
-    import datetime as dt
-
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
@@ -142,8 +140,10 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
         lines.append(f"  baselines outside the [constraints] (references, not in the sample): {', '.join(outside)}")
     owed = {"repeat": spec.repeats[0] * (spec.repeats[1] - 1) if spec.repeats else 0,
             "fidelity": spec.fidelity[0] if spec.fidelity else 0}
+    owed_left = 0
     if any(owed.values()):
         done_x = {k: sum(1 for t, r in zip(trials, kinds) if r == k and t.state == TrialState.COMPLETE) for k in owed}
+        owed_left = sum(max(0, v - done_x[k]) for k, v in owed.items())
         lines.append("  retrains (after the main trials): " + ", ".join(
             f"{k} {done_x[k]}/{v} complete" for k, v in owed.items() if v))
     done = [t for t in finished if t.state == TrialState.COMPLETE]
@@ -169,14 +169,23 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
             parts.append(f"trial {k} silent " + (f"for {a:.0f} s" if a is not None else "since it started")
                          + f": its worker is gone; the next worker fails and retries it")
         lines.append("  running: " + "; ".join(parts))
-    if left and durations:
-        workers = max(1, len(live))
-        eta = sum(durations) / len(durations) * left / workers
-        lines.append(f"  ETA: about {dt.timedelta(seconds=round(eta))} for {left} trial(s) "
-                     f"at {workers} live worker(s)" + ("" if live else " (none is running now)"))
-    elif not left:
-        lines.append("  done")
+    lines.append(_progress_line(left, owed_left, durations, len(live)))
     return "\n".join(lines)
+
+
+def _progress_line(left: int, owed_left: int, durations: list[float], live: int) -> str:
+    """The ETA of the main trials, or what is still owed once they are done."""
+    import datetime as dt
+
+    if left and durations:
+        eta = sum(durations) / len(durations) * left / max(1, live)
+        return (f"  ETA: about {dt.timedelta(seconds=round(eta))} for {left} trial(s) at {max(1, live)} live worker(s)"
+                + ("" if live else " (none is running now)"))
+    if left:
+        return f"  {left} trial(s) to go"
+    if owed_left:
+        return f"  main trials done; {owed_left} retrain(s) to go"
+    return "  done"
 
 
 def write_csv_atomic(df: "pd.DataFrame", path: str | Path) -> str:

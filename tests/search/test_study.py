@@ -368,6 +368,7 @@ def test_repeats_and_fidelity_retrain_exactly_what_they_ask_with_two_workers(tmp
     assert by_number.loc[fid.of.astype(int)].error.max() == errs[-1]
     st = cli("study", "status", str(spec), env=env(fake=True))
     assert "repeat 6/6 complete" in st.stdout and "fidelity 4/4 complete" in st.stdout
+    assert st.stdout.rstrip().endswith("done")
     # a second run owes nothing: the study is complete, retrains included
     again = cli("study", "run", str(spec), env=env(fake=True))
     assert again.returncode == 0 and len(export_frame(spec)) == len(df)

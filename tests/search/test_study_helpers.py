@@ -113,3 +113,14 @@ def stale_once_trainer(net: Any, ctx: Any, on_epoch: Any, seed: int) -> dict[str
         optuna.storages.RetryHeartbeatStaleTrialCallback()(study, st.get_trial(t._trial_id))
     on_epoch({"epoch": 1, "val_error": 0.5, "train_loss": 1.0, "images_per_s": 0.0, "seconds": 0.0})
     return {"device": "none", "seconds": 0.0, "images_per_s": 0.0}
+
+
+def test_status_is_not_done_while_retrains_are_owed():
+    """The pilot's case: 20/20 main trials finished, 33 repeat and fidelity retrains still to
+    train; status printed "done"."""
+    from designspace.search.study.export import _progress_line
+
+    assert _progress_line(0, 33, [60.0] * 20, 2) == "  main trials done; 33 retrain(s) to go"
+    assert _progress_line(0, 0, [60.0] * 20, 0) == "  done"
+    assert _progress_line(4, 10, [60.0, 120.0], 2).startswith("  ETA: about 0:03:00 for 4 trial(s) at 2 live")
+    assert _progress_line(4, 0, [], 0) == "  4 trial(s) to go"
