@@ -54,7 +54,7 @@ def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":
     and outage retry; refuses a bad address with one line (:mod:`.storage_input`)."""
     import optuna
 
-    from ..storage_input import check_storage, explain
+    from ..storage_input import check_storage
 
     install_scrub()
     check_storage(url)
@@ -66,45 +66,29 @@ def open_storage(url: str, spec: "StudySpec") -> "optuna.storages.BaseStorage":
 
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(url))
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
-    outage = Outage(url, spec.storage_retry_s)
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            st = outage.call(lambda: retrying(lambda: atomic_rdb_storage()(
-                url, engine_kwargs=kwargs, heartbeat_interval=spec.heartbeat_interval,
-                grace_period=spec.grace_period, heartbeat_stale_trial_callback=retry)))
-        if url.startswith("sqlite"):
-            outage.call(lambda: retrying(lambda: wal(st)))
-    except StorageUnreachable:
-        raise
-    except Exception as e:
-        raise explain(url, e) from None
-    st._outage = outage
-    outage.ping = lambda: ping(st)
-    return st
+    return _open_rdb(url, spec.storage_retry_s, heartbeat_interval=spec.heartbeat_interval,
+                     grace_period=spec.grace_period, heartbeat_stale_trial_callback=retry)
 
 
-
-def serve_storage(url: str, storage_retry_s: int) -> "optuna.storages.BaseStorage":
-    """The RDB storage a gRPC proxy serves (``designspace storage serve``): compare-and-set state
-    changes and outage retry as for workers; heartbeats are the workers' (trial attributes)."""
+def _open_rdb(url: str, storage_retry_s: int, **options: Any) -> "optuna.storages.BaseStorage":
+    """The compare-and-set RDB storage of ``url`` (``options`` go to Optuna's RDBStorage),
+    opened through outages (:class:`Outage`), SQLite in WAL mode; a failure that is not an
+    outage becomes one line naming the storage (:func:`.storage_input.explain`)."""
     import optuna
 
-    from ..storage_input import check_storage, explain
+    from ..storage_input import explain
 
-    install_scrub()
-    check_storage(url)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
     outage = Outage(url, storage_retry_s)
     try:
-        st = outage.call(lambda: retrying(lambda: atomic_rdb_storage()(url, engine_kwargs=kwargs)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            st = outage.call(lambda: retrying(lambda: atomic_rdb_storage()(url, engine_kwargs=kwargs, **options)))
         if url.startswith("sqlite"):
             outage.call(lambda: retrying(lambda: wal(st)))
     except StorageUnreachable:
@@ -114,6 +98,16 @@ def serve_storage(url: str, storage_retry_s: int) -> "optuna.storages.BaseStorag
     st._outage = outage
     outage.ping = lambda: ping(st)
     return st
+
+
+def serve_storage(url: str, storage_retry_s: int) -> "optuna.storages.BaseStorage":
+    """The RDB storage a gRPC proxy serves (``designspace storage serve``): compare-and-set state
+    changes and outage retry as for workers; heartbeats are the workers' (trial attributes)."""
+    from ..storage_input import check_storage
+
+    install_scrub()
+    check_storage(url)
+    return _open_rdb(url, storage_retry_s)
 
 
 def __getattr__(name: str) -> Any:  # ``AtomicRDBStorage`` by name, built on first use
