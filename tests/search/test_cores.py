@@ -51,16 +51,22 @@ def test_user_thread_settings_win(monkeypatch):
 HOLD = "import sys, time; from designspace.search import cores; cores.register(); print('ok', flush=True); time.sleep(60)"
 
 
-def test_live_trainers_divide_the_cores(monkeypatch, tmp_path):
+def _eight_cores(monkeypatch, tmp_path) -> dict:
+    """A machine of 8 usable cores with no thread variable set and its own trainer registry;
+    the environment for the trainers the test starts."""
+    import torch
+
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     for v in cores.USER_THREAD_ENV:
         monkeypatch.delenv(v, raising=False)
-    import torch
-
     monkeypatch.setattr(cores, "usable_cores", lambda: 8)
     monkeypatch.setattr(cores, "_torch_threads_at_import", 8)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+    return dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+
+
+def test_live_trainers_divide_the_cores(monkeypatch, tmp_path):
+    env = _eight_cores(monkeypatch, tmp_path)
     procs = [subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True, env=env)
              for _ in range(3)]
     try:
@@ -81,15 +87,7 @@ def test_live_trainers_divide_the_cores(monkeypatch, tmp_path):
 def test_trainers_of_another_command_are_not_counted(monkeypatch, tmp_path):
     """Another user's or another shell's trainers (another process group) never change this
     command's thread count: the choice is the same on an idle and on a shared machine."""
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    for v in cores.USER_THREAD_ENV:
-        monkeypatch.delenv(v, raising=False)
-    import torch
-
-    monkeypatch.setattr(cores, "usable_cores", lambda: 8)
-    monkeypatch.setattr(cores, "_torch_threads_at_import", 8)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+    env = _eight_cores(monkeypatch, tmp_path)
     procs = [subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True, env=env,
                               start_new_session=True) for _ in range(3)]
     try:
