@@ -1,13 +1,13 @@
 """Stored parameters that do not match the network's spec.
 
-A table's free-parameter columns should hold the values each network was built from.  Tables
-written by designspace 0.1.0 stored raw draws instead (the digits AnyNetX_E study: sampled
-per-stage widths before sorting and quantization).  :func:`spec_mismatches` compares what can
+A table's free-parameter columns may differ from the values each network was built from: the
+AnyNetX spaces store the draw, which pycls' ``adjust_block_compatibility`` rounds (a width to a
+multiple of its group width, a group width capped at the bottleneck width), and tables written by
+designspace 0.1.0 stored raw draws (the digits AnyNetX_E study: per-stage widths before sorting).  :func:`spec_mismatches` compares what can
 be read off the spec -- per-stage ``d1..d4`` (depth), ``w1..w4`` (width), ``g1..g4`` (group
 width), ``b1..b4`` (bottleneck ratio) and ``depth`` (total blocks) -- with the stored values; the
-report flags the rows that differ and leaves those values out of its plots and trends
-(:func:`drop_mismatched`); the joint importance fit uses the spec's values, what was built
-(:func:`values_from_spec`).
+report says how many rows differ, and its plots, trends and importance fit use the spec's values,
+what was built (:func:`values_from_spec`); :func:`drop_mismatched` blanks them instead.
 """
 from __future__ import annotations
 

@@ -231,7 +231,7 @@ def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "f
     from designspace import CONVENTION
 
     from . import figures
-    from .consistency import drop_mismatched
+    from .consistency import values_from_spec
     from .report_tables import comparison_section, data_notes, trends_section
     from .speed import add_time_columns
     from .summary import network_groups, summarize
@@ -242,7 +242,7 @@ def build_report(df: "pd.DataFrame", by: str | None = None, complexity: str = "f
         check_frame(g, ("error", complexity), where=f"{by}={name}" if by else "")
     gs = gs or network_groups(df, by, num_classes, n_boot, seed)
     summary = summary or summarize(df, by, margin, alpha, n_boot, seed, num_classes, network_groups_=gs)
-    cleaned = {n: drop_mismatched(g.table) for n, g in gs.items()}
+    cleaned = {n: values_from_spec(g.table) for n, g in gs.items()}
     tables = {n: t for n, (t, _) in cleaned.items()}
     named = df[df["name"].notna()] if "name" in df.columns else None
     params = free_parameters(pd.concat(tables.values(), ignore_index=True))

@@ -77,8 +77,10 @@ def data_notes(gs: "dict[str, Group]", runs: "pd.DataFrame", mismatched: dict[st
     for n, bad in mismatched.items():
         if bad:
             what = ", ".join(f"{c} in {k} network(s)" for c, k in bad.items())
-            out.append(f"<p class=warn>{html.escape(n)}: stored parameters do not match the network's spec ({what}); "
-                       "those values are flagged and not plotted.</p>")
+            out.append(f"<p class=warn>{html.escape(n)}: stored parameters differ from the built network's spec "
+                       f"({what}): a space's compatibility rounding (AnyNetX widths to their group width) or "
+                       "raw draws stored by an old version; plots and trends use the spec's values, what was "
+                       "built.</p>")
     return out
 
 

@@ -86,13 +86,13 @@ def _group_json(g: Group) -> dict[str, Any]:
 
 
 def _trends_json(g: Group, n_boot: int, seed: int) -> dict[str, Any]:
-    from .consistency import drop_mismatched, values_from_spec
+    from .consistency import values_from_spec
     from .trends import MIN_NETWORKS, best_range, importance
 
-    tab, _ = drop_mismatched(g.table)
+    tab, _ = values_from_spec(g.table)  # the built network's values (AnyNetX rounds widths to group widths)
     params = free_parameters(tab)
     try:
-        imp = importance(values_from_spec(g.table)[0], params, n_boot=min(n_boot, 500), seed=seed).set_index("param")["importance"]
+        imp = importance(tab, params, n_boot=min(n_boot, 500), seed=seed).set_index("param")["importance"]
     except AnalysisInputError:
         imp = {}
     out = {}

@@ -114,7 +114,7 @@ def test_cli_groups_by_file_and_writes_atomically(tmp_path, two_spaces, capsys):
 
 def test_report_hygiene_small_groups_title_mismatch_and_error_step(tmp_path, two_spaces, capsys):
     """Below 30 networks: a warning and no bands or best-k lines; the title comes from the input's
-    name, not "all"; stored parameters that disagree with the spec are flagged; the error step."""
+    name, not "all"; stored parameters that disagree with the spec are flagged, and the spec's values used; the error step."""
     small = two_spaces[two_spaces["space"] == "anynet_a"].head(20).copy()
     small["error"] = np.round(small["error"], 4)  # a 10,000-image validation set
     small.loc[small.index[:3], "depth"] = 99  # stored values that are not what the spec built
@@ -132,7 +132,7 @@ def test_report_hygiene_small_groups_title_mismatch_and_error_step(tmp_path, two
     assert "Warning: my_study has only 20 networks (fewer than 30)" in text
     assert "no bands: fewer than 30 networks" in text
     assert "best networks lie here" not in text and "trend of best" not in text
-    assert "stored parameters do not match the network's spec (depth in 3 network(s))" in text
+    assert "stored parameters differ from the built network's spec (depth in 3 network(s))" in text
     assert "steps of 0.01 points: a validation set of about 10,000 images" in text
 
 
