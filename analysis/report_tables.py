@@ -84,6 +84,10 @@ def data_notes(gs: "dict[str, Group]", runs: "pd.DataFrame", mismatched: dict[st
     return out
 
 
+def _ks_d(d: float | None) -> str:
+    return "none" if d is None else f"{d:.2f}"
+
+
 def _p(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
 
@@ -106,7 +110,7 @@ def comparison_section(summary: dict[str, Any], gs: "dict[str, Group]", alpha: f
                  f"{c['n_a']} ({int(gs[a].k.sum())}) / {c['n_b']} ({int(gs[b].k.sum())})",
                  f"{c['ks']['d']:.3f}", _p(c["ks"]["p"]), _p(c["ks"]["p_holm"]), _p(c["mannwhitney"]["p"]),
                  _p(c["mannwhitney"]["p_holm"]), f"{c['mean_diff']['estimate']:+.2f} [{lo:+.2f}, {hi:+.2f}]",
-                 _p(c["tost"]["p"]), f"{c['mde']['ks_d']:.2f} / {c['mde']['mean_diff']:.2f}", f"<b>{c['verdict']}</b>"]
+                 _p(c["tost"]["p"]), f"{_ks_d(c['mde']['ks_d'])} / {c['mde']['mean_diff']:.2f}", f"<b>{c['verdict']}</b>"]
         rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
     sentences = "".join(f"<p class=verdict>{html.escape(verdict_sentence(c, m))}</p>" for c in comps)
     return ("<h2>Comparisons</h2><p class=conv>One KS test per comparison, on network means (named baselines "

@@ -59,7 +59,8 @@ def group_sentences(gs: "dict[str, Group]", alpha: float = 0.05) -> list[str]:
     for a, b in itertools.combinations(gs, 2):
         if min(len(gs[a].table), len(gs[b].table)) >= 2:
             s = min_detectable(gs[a].means, gs[b].means, alpha=alpha)
-            out.append(f"{a} vs {b}: with {s.n_a} and {s.n_b} networks, a KS distance of {s.ks_d:.2f} or a mean "
+            ks_t = "no KS distance at all" if s.ks_d != s.ks_d else f"a KS distance of {s.ks_d:.2f}"
+            out.append(f"{a} vs {b}: with {s.n_a} and {s.n_b} networks, {ks_t} or a mean "
                        f"difference of {s.mean_diff:.2f} points is detected with 80% power at alpha {alpha:g} "
                        "(prospective sensitivity)")
     return out

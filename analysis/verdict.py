@@ -66,7 +66,7 @@ def two_groups(a: np.ndarray, b: np.ndarray, runs_a: tuple[np.ndarray, np.ndarra
             "mannwhitney": {"p": float(mw.pvalue)},
             "mean_diff": {"estimate": float(b.mean() - a.mean()), "ci": [float(x) for x in np.quantile(boot, q)]},
             "tost": {"margin": float(margin), "p": tost(a, b, margin)},
-            "mde": {"ks_d": mde.ks_d, "mean_diff": mde.mean_diff}}
+            "mde": {"ks_d": None if np.isnan(mde.ks_d) else mde.ks_d, "mean_diff": mde.mean_diff}}
 
 
 def with_verdicts(comparisons: Sequence[dict[str, Any]], alpha: float = 0.05) -> list[dict[str, Any]]:
@@ -100,7 +100,8 @@ def verdict_sentence(c: dict[str, Any], m: int = 1) -> str:
     elif v == "equivalent":
         head = f"{a} vs {b}: equivalent within ±{c['tost']['margin']:g} points"
     else:
+        ks = c["mde"]["ks_d"]
+        ks_t = "no KS distance at all" if ks is None else f"a KS distance of {ks:.2f}"
         head = (f"{a} vs {b}: inconclusive (neither a difference nor equivalence is shown; these networks detect "
-                f"a KS distance of {c['mde']['ks_d']:.2f} or a mean difference of {c['mde']['mean_diff']:.2f} points "
-                "with 80% power)")
+                f"{ks_t} or a mean difference of {c['mde']['mean_diff']:.2f} points with 80% power)")
     return f"{head} ({stat})."

@@ -51,6 +51,15 @@ def test_min_detectable_ks_has_the_stated_power_under_scipy(n_a, n_b):
     assert 0.74 <= np.mean(p < 0.05) <= 0.86
 
 
+def test_min_detectable_ks_is_nan_where_the_test_cannot_reject_at_all():
+    """3 vs 4 networks: scipy's exact KS p at complete separation is 2/35 > 0.05, so no distance is
+    detectable (this used to loop forever, hanging `analyze` on two small groups)."""
+    assert stats.ks_2samp([0, 1, 2], [10, 11, 12, 13]).pvalue > 0.05
+    assert np.isnan(min_detectable_ks(3, 4))
+    assert stats.ks_2samp([0, 1, 2, 3], [10, 11, 12, 13, 14]).pvalue < 0.05
+    assert 0 < min_detectable_ks(4, 5) <= 1
+
+
 def test_min_detectable_mean_matches_statsmodels_power():
     from statsmodels.stats.power import TTestIndPower
 
