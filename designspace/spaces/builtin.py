@@ -332,12 +332,27 @@ class ResNetRS(Space):
 
 @dataclass(frozen=True)
 class ResNetScaling(Space):
+    """One base network, or ``bases`` random ones, scaled by ``phi`` in depth or width.
+
+    ``bases = 0`` (the default): the base has ``base_depth`` blocks in each stage and
+    ``base_width`` planes in the first.  ``bases = N``: N bases drawn once, from ``base_seed``,
+    with per-stage depths uniform in ``BASE_DEPTHS`` and first-stage planes uniform in
+    ``BASE_WIDTHS`` (distinct: a repeated draw is drawn again); the free parameter ``base`` (0..N-1) picks one, so a study with a random
+    sampler and ``n_trials`` = the number of distinct networks trains every base at every
+    (scaling, phi), and each base network is a unit of the analysis.  ``phi_step`` sets the grid
+    of ``phi`` in [0, 2]."""
+
     scaling: Domain = Choice(("depth", "width"))
-    phi: Domain = Float(0.0, 2.0, step=0.5)
     base_depth: int = 2
     base_width: int = 16
     stem_width: int = 16
     se_ratio: float = 0.25
+    bases: int = 0
+    base_seed: int = 0
+    phi_step: float = 0.5
+
+    BASE_DEPTHS: ClassVar[tuple[int, ...]] = (1, 2)
+    BASE_WIDTHS: ClassVar[tuple[int, ...]] = (6, 8, 10)
 
     def __post_init__(self) -> None:
         for k in ("base_depth", "base_width", "stem_width"):
@@ -345,24 +360,46 @@ class ResNetScaling(Space):
                 raise SpaceError(f"{k}={getattr(self, k)!r} must be >= 1")
         if not 0 <= self.se_ratio < 1:
             raise SpaceError(f"se_ratio={self.se_ratio!r} must be in [0, 1)")
+        most = len(self.BASE_DEPTHS) ** 4 * len(self.BASE_WIDTHS)
+        if not 0 <= self.bases <= most:
+            raise SpaceError(f"bases={self.bases!r} must be in 0..{most} (the distinct random bases; "
+                             "0: the one base of base_depth, base_width)")
+        if not (self.phi_step > 0 and abs(2.0 / self.phi_step - round(2.0 / self.phi_step)) < 1e-9):
+            raise SpaceError(f"phi_step={self.phi_step!r} must divide 2 (e.g. 0.5, 1.0)")
 
     @cached_property
     def params(self) -> dict[str, Domain]:
-        return {"scaling": self.scaling, "phi": self.phi}
+        out: dict[str, Domain] = {"base": Int(0, self.bases - 1)} if self.bases else {}
+        return {**out, "scaling": self.scaling, "phi": Float(0.0, 2.0, step=self.phi_step)}
 
-    def multipliers(self, scaling: str, phi: float) -> tuple[int, float]:
+    @cached_property
+    def base_networks(self) -> tuple[tuple[tuple[int, ...], int], ...]:
+        """The ``(per-stage depths, first-stage planes)`` of each base."""
+        if not self.bases:
+            return (((self.base_depth,) * 4, self.base_width),)
+        rng = np.random.default_rng(self.base_seed)
+        out: dict = {}  # distinct bases, in draw order
+        while len(out) < self.bases:
+            b = (tuple(int(d) for d in rng.choice(self.BASE_DEPTHS, 4)), int(rng.choice(self.BASE_WIDTHS)))
+            out.setdefault(b, None)
+        return tuple(out)
+
+    def multipliers(self, scaling: str, phi: float, depths: tuple[int, ...] | None = None
+                    ) -> tuple[tuple[int, ...], float]:
         """(blocks per stage, width multiplier) of ``scaling`` at ``phi``."""
+        depths = depths or (self.base_depth,) * 4
         if scaling == "depth":
-            return max(1, int(math.floor(self.base_depth * 2**phi + 0.5))), 1.0
+            return tuple(max(1, int(math.floor(d * 2**phi + 0.5))) for d in depths), 1.0
         if scaling == "width":
-            return self.base_depth, 2 ** (phi / 2)
+            return depths, 2 ** (phi / 2)
         raise Infeasible(f"scaling={scaling!r} is not one of depth, width")
 
     def build(self, p: Mapping[str, Any]) -> NetSpec:
         from .. import families
 
-        d, w = self.multipliers(p["scaling"], float(p["phi"]))
-        return families.resnet(layers=(d,) * 4, block="basic", width=self.base_width, width_mult=w,
+        depths, width = self.base_networks[int(p.get("base", 0))]
+        d, w = self.multipliers(p["scaling"], float(p["phi"]), depths)
+        return families.resnet(layers=d, block="basic", width=width, width_mult=w,
                                variant="d", se_ratio=self.se_ratio, stem="resnet", stem_width=self.stem_width,
                                resolution=self.resolution or 224, num_classes=self.num_classes)
 

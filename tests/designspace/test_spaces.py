@@ -161,6 +161,37 @@ def test_resnet_scaling_depth_vs_width_at_matched_flops():
         sp.with_options({"base_depth": 0})
 
 
+def test_resnet_scaling_random_bases_each_scaled_over_the_whole_grid():
+    """``bases = N``: N distinct random bases, the free ``base`` picks one; every base has one
+    phi = 0 network shared by both methods; depth doubles each stage's blocks at phi = 1, width
+    multiplies planes by sqrt(2); counts equal fvcore's at the cifar geometry."""
+    from oracles import fvcore_count
+
+    sp = get_space("resnet_scaling", resolution=32, num_classes=10, in_chans=1).with_options(
+        {"bases": 6, "base_seed": 1, "phi_step": 1.0, "geometry": "cifar"})
+    assert list(sp.params) == ["base", "scaling", "phi"] and len(set(sp.base_networks)) == 6
+    assert sp.base_networks == sp.with_options({"phi_step": 0.5}).base_networks  # the seed alone fixes them
+    assert sp.base_networks != sp.with_options({"base_seed": 2}).base_networks
+    recs = sample_records(sp, 30, seed=0).records  # the whole finite space: 6 x (1 + 2 x 2) networks
+    assert len({r["id"] for r in recs}) == 30
+    for b, (depths, width) in enumerate(sp.base_networks):
+        base = sp.spec_of({"base": b, "scaling": "depth", "phi": 0.0})
+        assert base == sp.spec_of({"base": b, "scaling": "width", "phi": 0.0})
+        assert [s.depth for s in base.stages] == list(depths) and base.stages[0].width == width
+        deep = sp.spec_of({"base": b, "scaling": "depth", "phi": 1.0})
+        wide = sp.spec_of({"base": b, "scaling": "width", "phi": 2.0})
+        assert [s.depth for s in deep.stages] == [2 * d for d in depths]
+        assert [s.width for s in wide.stages] == [2 * s.width for s in base.stages]
+        assert base.stem.stride == 1 and base.stages[0].stride == 1  # the 32-px geometry
+    spec = sp.spec_of({"base": 3, "scaling": "width", "phi": 1.0})
+    c = count(spec)
+    assert fvcore_count(designspace.build(spec), 32, in_chans=1) == (c.flops, c.params, c.acts)
+    with pytest.raises(SpaceError, match=re.escape("bases=49 must be in 0..48")):
+        sp.with_options({"bases": 49})
+    with pytest.raises(SpaceError, match=re.escape("phi_step=0.3 must divide 2")):
+        sp.with_options({"phi_step": 0.3})
+
+
 @pytest.mark.parametrize("options, needle", [
     ({"base_widht": 0.5}, "base_widht=0.5 is not an option of space efficientnet_scaling"),
     ({"base_width": "half"}, "base_width='half' must be a float"),
