@@ -100,7 +100,7 @@ def summary_lines(summary: dict) -> list[str]:
         lo, hi = c["mean_diff"]["ci"]
         lines.append(f"| {c['a']} | {c['b']} | {c['ks']['d']:.3f} | {c['ks']['p']:.3g} | {c['ks']['p_holm']:.3g} | "
                      f"{c['mannwhitney']['p']:.3g} | {c['mean_diff']['estimate']:+.2f} [{lo:+.2f}, {hi:+.2f}] | "
-                     f"{c['tost']['p']:.3g} (margin {c['tost']['margin']:g}) | {c['mde']['ks_d']:.2f} / "
+                     f"{c['tost']['p']:.3g} (margin {c['tost']['margin']:g}) | {c['mde']['ks_d'] if c['mde']['ks_d'] is None else round(c['mde']['ks_d'], 2)} / "
                      f"{c['mde']['mean_diff']:.2f} | **{c['verdict']}** |")
     lines += ["", *[f"- {verdict_sentence(c, m)}" for c in summary["comparisons"]]]
     return lines
