@@ -22,7 +22,7 @@ from torch import nn
 from .blocks.heads import ClassifierHead
 from .blocks.layers import get_act, get_norm
 from .errors import SpecError
-from .features import FeatureInfo, feature_levels, resolve_out_indices, stem_splits
+from .features import FeatureInfo, feature_levels, placeholders, resolve_out_indices, stem_splits
 from .kinds import BlockContext, block_kind, stem_kind
 from .pretrained import pretrained_cfg
 from .spec import GLOBAL_POOLS, HeadSpec, NetSpec
@@ -249,7 +249,8 @@ def build(spec: NetSpec | str, *, pretrained: bool | str = False, features_only:
     if overrides:
         spec = spec.replace(**overrides)
     if features_only:
-        resolve_out_indices(out_indices, len(feature_levels(spec)))  # a bad index fails before any work
+        levels = feature_levels(spec)
+        resolve_out_indices(out_indices, len(levels), placeholders(levels))  # a bad index fails before any work
     net = Net(spec, name)
     if pretrained:
         load_pretrained(net, pretrained, name)
