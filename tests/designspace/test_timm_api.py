@@ -40,15 +40,29 @@ def test_num_classes_0_and_global_pool_as_timm(name, pool):
     ours, ref = designspace.create(name, **kw).eval(), timm.create_model(name, **kw).eval()
     assert _params(ours) == _params(ref)
     with torch.no_grad():
-        out = ours(_x())
-        if name != "efficientnet_b0":  # (timm's EfficientNet runs its conv head in forward_features)
-            assert out.shape == ref(_x()).shape
+        assert ours(_x()).shape == ref(_x()).shape
         # with timm's weights loaded the pooled features are timm's
         ours.load_state_dict(designspace.timm_to_designspace(name, ref.state_dict()), strict=True)
         torch.testing.assert_close(ours(_x()), ref(_x()), atol=1e-4, rtol=1e-4)
     if pool:
         c = designspace.count(ours.spec, RES)
         assert (c.flops, c.params, c.acts) == fvcore_count(ours, RES)
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "regnetx_002", "resnet18"])
+def test_forward_features_and_forward_head_are_timm_s_with_its_weights(name):
+    # timm's EfficientNet ends forward_features with conv_head and bn2: the 1280-channel map it pools
+    ref, ours = timm.create_model(name).eval(), designspace.create(name).eval()
+    ours.load_state_dict(designspace.timm_to_designspace(name, ref.state_dict()), strict=True)
+    with torch.no_grad():
+        got, want = ours.forward_features(_x()), ref.forward_features(_x())
+        assert got.shape == want.shape and got.shape[1] == ours.num_features == ref.num_features
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+        for pre_logits in (True, False):
+            torch.testing.assert_close(ours.forward_head(got, pre_logits=pre_logits),
+                                       ref.forward_head(want, pre_logits=pre_logits), atol=1e-4, rtol=1e-4)
+        ours.set_grad_checkpointing()
+        torch.testing.assert_close(ours.forward_features(_x()), want, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("pool", ["max", "catavgmax"])
