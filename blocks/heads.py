@@ -28,7 +28,11 @@ def global_pool(x: torch.Tensor, pool: str) -> torch.Tensor:
 class ClassifierHead(nn.Module):
     """Optional 1x1 conv-norm-act (``width > 0``, EfficientNet's conv_head), global pool
     (:data:`POOLS`), dropout, linear classifier (``num_classes=0``: none).  Children: ``conv``
-    (if any), ``drop``, ``fc``."""
+    (if any), ``drop``, ``fc``.
+
+    As in timm, the conv belongs to the features: the network's ``forward_features`` ends with
+    :meth:`forward_conv`, and :meth:`forward` (timm's ``forward_head``) pools and classifies its
+    output."""
 
     def __init__(
         self,
@@ -50,8 +54,13 @@ class ClassifierHead(nn.Module):
         self.num_features = (width or in_chs) * (2 if pool == "catavgmax" else 1)
         self.fc: nn.Module = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
-    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1x1 conv-norm-act, if any (timm's EfficientNet: ``conv_head``, ``bn2``)."""
         if self.conv is not None:
             x = self.conv(x)
+        return x
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, dropout and classifier on :meth:`forward_conv`'s output."""
         x = self.drop(global_pool(x, self.pool_type))
         return x if pre_logits else self.fc(x)

@@ -22,7 +22,7 @@ from torch import nn
 from .blocks.heads import ClassifierHead
 from .blocks.layers import get_act, get_norm
 from .errors import SpecError
-from .features import FeatureInfo, feature_levels, resolve_out_indices, stem_splits
+from .features import FeatureInfo, feature_levels, placeholders, resolve_out_indices, stem_splits
 from .kinds import BlockContext, block_kind, stem_kind
 from .pretrained import pretrained_cfg
 from .spec import GLOBAL_POOLS, HeadSpec, NetSpec
@@ -146,10 +146,14 @@ class Net(nn.Module):
         self.spec = spec
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem, stages and the head's 1x1 conv if any (EfficientNet's ``conv_head``, ``bn2``),
+        as timm's ``forward_features``: the map the head pools."""
         x = self.stem(x)
         if self.grad_checkpointing and not torch.jit.is_scripting():
-            return self._checkpointed_stages(x)
-        return self.stages(x)
+            x = self._checkpointed_stages(x)
+        else:
+            x = self.stages(x)
+        return self.head.forward_conv(x)
 
     @torch.jit.unused
     def _checkpointed_stages(self, x: torch.Tensor) -> torch.Tensor:
@@ -161,7 +165,8 @@ class Net(nn.Module):
         return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """The head on ``forward_features``' output; ``pre_logits`` stops before the classifier."""
+        """Pool, dropout and classifier on ``forward_features``' output; ``pre_logits`` stops
+        before the classifier."""
         return self.head(x, pre_logits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -249,7 +254,8 @@ def build(spec: NetSpec | str, *, pretrained: bool | str = False, features_only:
     if overrides:
         spec = spec.replace(**overrides)
     if features_only:
-        resolve_out_indices(out_indices, len(feature_levels(spec)))  # a bad index fails before any work
+        levels = feature_levels(spec)
+        resolve_out_indices(out_indices, len(levels), placeholders(levels))  # a bad index fails before any work
     net = Net(spec, name)
     if pretrained:
         load_pretrained(net, pretrained, name)

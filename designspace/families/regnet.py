@@ -27,11 +27,12 @@ Our ``bottleneck_ratio`` is the paper's *b*, a divisor (bottleneck width = width
 from __future__ import annotations
 
 import math
+from typing import Callable, Iterator
 
 from .. import rules
 from ..spec import NetSpec, SpecError, StageSpec, StemSpec
 
-__all__ = ["regnet", "regnet_stages", "regnet_block_widths"]
+__all__ = ["regnet", "regnet_stages", "regnet_block_widths", "regnet_params", "linear_fits", "stage_preimages"]
 
 _MAX_WIDTH = rules.MAX_WIDTH
 
@@ -235,37 +236,65 @@ def _fit_group_width(spec: NetSpec, gs: int, widths: list[int], mids: list[int])
     ratios += [n / d for d in range(1, 17) for n in range(1, 4 * d + 1) if lo_r <= n / d <= hi_r]
     ratios += [mids[0] / widths[0]]
     ratios = list(dict.fromkeys(r for r in ratios if r > 0))
-    depth = sum(s.depth for s in st)
+    depths = [s.depth for s in st]
     base = dict(se_ratio=st[0].se_ratio, stem_width=spec.stem.width, resolution=spec.resolution,
                 num_classes=spec.num_classes, drop_path_rate=spec.drop_path_rate, in_chans=spec.in_chans)
     for r in ratios:
-        pre = []
-        for w, m in zip(widths, mids):
-            # the compatibility step moves the bottleneck by up to half a group: pre-images lie
-            # within (group width / multiplier) of the final width
-            lo_c, hi_c = int((m - gs) / r) - 8, int((m + gs) / r) + 16
-            cands = [c for c in range(max(8, lo_c // 8 * 8), hi_c, 8)
-                     if rules.regnet_stage_compat(c, r, gs)[:2] == (w, m)]
-            if not cands:
-                break
-            pre.append(cands)
-        else:
-            for w0 in pre[0]:
-                for wa, wm in _fit_linear(w0, [p for p in pre[1:]], [s.depth for s in st], depth):
-                    kw = dict(w0=w0, wa=wa, wm=wm, depth=depth, group_width=gs, bottle_ratio=r)
-                    try:
-                        if regnet(**kw, **base) == spec:
-                            return {**kw, "se_ratio": base["se_ratio"], "stem_width": base["stem_width"]}
-                    except SpecError:
-                        continue
+        for w0, wa, wm in linear_fits(widths, mids, depths, gs, r):
+            kw = dict(w0=w0, wa=wa, wm=wm, depth=sum(depths), group_width=gs, bottle_ratio=r)
+            try:
+                if regnet(**kw, **base) == spec:
+                    return {**kw, "se_ratio": base["se_ratio"], "stem_width": base["stem_width"]}
+            except SpecError:
+                continue
     return None
 
 
-def _fit_linear(w0: int, later: list[list[int]], depths: list[int], depth: int, q: int = 8):
+def stage_preimages(widths: list[int], mids: list[int], group_width: int, bottle_ratio: float,
+                    q: int = 8) -> list[list[int]] | None:
+    """Per stage, the quantized widths (multiples of ``q``) that timm's compatibility step, at
+    ``group_width`` and multiplier ``bottle_ratio``, turns into that stage's ``(width, bottleneck)``;
+    ``None`` when a stage has none."""
+    pre = []
+    for w, m in zip(widths, mids):
+        # the compatibility step moves the bottleneck by up to half a group: pre-images lie
+        # within (group width / multiplier) of the final width
+        lo_c, hi_c = int((m - group_width) / bottle_ratio) - q, int((m + group_width) / bottle_ratio) + 2 * q
+        cands = [c for c in range(max(q, lo_c // q * q), hi_c, q)
+                 if rules.regnet_stage_compat(c, bottle_ratio, group_width)[:2] == (w, m)]
+        if not cands:
+            return None
+        pre.append(cands)
+    return pre
+
+
+#: ``pick(lo, hi, wa_range)``: ``(wa, wm)`` values to try for one interval ``lo <= wm < hi`` of the
+#: growth factor, where ``wa_range(wm)`` is the open interval of slopes that fits at that ``wm``
+Pick = Callable[[float, float, Callable[[float], "tuple[float, float]"]], Iterator["tuple[float, float]"]]
+
+
+def linear_fits(widths: list[int], mids: list[int], depths: list[int], group_width: int, bottle_ratio: float,
+                pick: Pick | None = None, w0_ok: Callable[[int], bool] | None = None
+                ) -> Iterator[tuple[int, float, float]]:
+    """Candidate ``(w0, wa, wm)`` of the quantized linear rule for stages of these widths,
+    bottleneck widths and depths at one group width and multiplier; ``pick`` chooses the values
+    tried in each interval of ``wm`` (default: the simplest roundings, 2 decimals for ``wa`` and 3
+    for ``wm`` first; a design space passes its own grid), ``w0_ok`` filters the start widths.
+    Candidates are not checked: the caller regenerates the network."""
+    pre = stage_preimages(widths, mids, group_width, bottle_ratio)
+    if pre is None:
+        return
+    for w0 in pre[0]:
+        if w0_ok is None or w0_ok(w0):
+            for wa, wm in _fit_linear(w0, pre[1:], depths, sum(depths), pick=pick or _nice):
+                yield w0, wa, wm
+
+
+def _fit_linear(w0: int, later: list[list[int]], depths: list[int], depth: int, q: int = 8, pick: Pick | None = None):
     """Candidate ``(wa, wm)`` for start width ``w0``: each later stage keeps one of its candidate
     quantized widths, and its blocks take exponents in a range ``[a, b]`` whose every exponent
     quantizes to that width (several exponents give one width where ``w0`` and ``wm`` are small:
-    ``w0=8, wm=1.457`` quantizes exponents 0 and 1 to 8); nicer roundings first."""
+    ``w0=8, wm=1.457`` quantizes exponents 0 and 1 to 8); ``pick`` chooses values in each interval."""
     starts = [sum(depths[:k]) for k in range(len(depths))]
 
     def band(w: int, e: int) -> tuple[float, float]:
@@ -296,19 +325,30 @@ def _fit_linear(w0: int, later: list[list[int]], depths: list[int], depth: int, 
         for b0, lo, hi in ranges_from(w0, 0, 1.0 + 1e-9, 64.0):
             yield from intervals(1, b0, lo, hi, ((0, b0),))
 
+    def wa_range(wm: float, ranges: tuple[tuple[int, int], ...]) -> tuple[float, float]:
+        """The slopes ``wa`` whose every block lands in its stage's exponent range at ``wm``."""
+        if len(depths) == 1 and depth == 1:
+            return 0.0, 1.0
+        wa_lo, wa_hi = 0.0, math.inf
+        for (a, b), s0, d in zip(ranges, starts, depths):
+            for j in range(max(1, s0), s0 + d):
+                wa_lo = max(wa_lo, (w0 * wm ** (a - 0.5) - w0) / j)
+                wa_hi = min(wa_hi, (w0 * wm ** (b + 0.5) - w0) / j)
+        return wa_lo, wa_hi
+
     for lo, hi, ranges in all_intervals():
-        grid = [lo + (hi - lo) * (i + 0.5) / 48 for i in range(48)]
-        for wm in sorted(grid, key=lambda x: abs(x - (lo + hi) / 2)):
-            wa_lo, wa_hi = 0.0, math.inf
-            for (a, b), s0, d in zip(ranges, starts, depths):
-                for j in range(max(1, s0), s0 + d):
-                    wa_lo = max(wa_lo, (w0 * wm ** (a - 0.5) - w0) / j)
-                    wa_hi = min(wa_hi, (w0 * wm ** (b + 0.5) - w0) / j)
-            if len(depths) == 1 and depth == 1:
-                wa_lo, wa_hi = 0.0, 1.0
-            if not wa_lo < wa_hi:
-                continue
-            wa = (wa_lo + wa_hi) / 2 if math.isfinite(wa_hi) else wa_lo + 1.0
-            for nice_wa, nice_wm in ((round(wa, 2), round(wm, 3)), (round(wa, 3), round(wm, 4)), (wa, wm)):
-                if wa_lo < nice_wa < wa_hi and lo <= nice_wm < hi:
-                    yield nice_wa, nice_wm
+        yield from (pick or _nice)(lo, hi, lambda wm, ranges=ranges: wa_range(wm, ranges))
+
+
+def _nice(lo: float, hi: float, wa_range: Callable[[float], tuple[float, float]]) -> Iterator[tuple[float, float]]:
+    """Values in one interval, nicer roundings first: ``wm`` on a 48-point grid from the
+    middle out, ``wa`` in the middle of its range, rounded to 2 and 3 decimals (``wm`` to 3, 4)."""
+    grid = [lo + (hi - lo) * (i + 0.5) / 48 for i in range(48)]
+    for wm in sorted(grid, key=lambda x: abs(x - (lo + hi) / 2)):
+        wa_lo, wa_hi = wa_range(wm)
+        if not wa_lo < wa_hi:
+            continue
+        wa = (wa_lo + wa_hi) / 2 if math.isfinite(wa_hi) else wa_lo + 1.0
+        for nice_wa, nice_wm in ((round(wa, 2), round(wm, 3)), (round(wa, 3), round(wm, 4)), (wa, wm)):
+            if wa_lo < nice_wa < wa_hi and lo <= nice_wm < hi:
+                yield nice_wa, nice_wm

@@ -11,7 +11,8 @@ papers), and custom spaces from TOML files (:mod:`designspace.spaces.custom`).
 
 Every space works two ways over one definition: ``space.sample(rng, n)`` and
 ``space.suggest(trial)`` for Optuna (see :mod:`designspace.spaces.base`; how regimes are meant
-to be enforced in a study is described there).  Importing this package imports numpy, never
+to be enforced in a study is described there).  ``space.params_of(spec)`` goes the other way: the
+values that build a given network (a named model), or ``None`` (:mod:`designspace.spaces.inverse`).  Importing this package imports numpy, never
 torch, pandas, optuna or scipy.
 """
 from __future__ import annotations

@@ -240,6 +240,14 @@ class Space:
         trial.set_user_attr("space_params", p)
         return spec
 
+    def params_of(self, spec: NetSpec) -> dict[str, Any] | None:
+        """The free parameters whose network (:meth:`spec_of`) is exactly ``spec``, or ``None``
+        where the space holds no such network (see :mod:`designspace.spaces.inverse`): e.g. the
+        values of ``regnetx`` that build ``regnetx_002`` at the space's resolution and classes."""
+        from .inverse import params_of
+
+        return params_of(self, spec)
+
     def contains(self, p: Mapping[str, Any]) -> bool:
         """Every free parameter present and inside its domain."""
         return all(k in p and dom.contains(p[k]) for k, dom in self.params.items())

@@ -48,7 +48,8 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     """
     from designspace.search.cores import assign_devices
 
-    from .checks import baselines_outside, check_dataset, check_schedule, check_space_size, warn_baselines_outside
+    from .checks import (baselines_outside, check_dataset, check_schedule, check_space_size, say_baselines_off_space,
+                         warn_baselines_outside)
     from .objective import Context
     from .opening import check_setup, enqueue_baselines, open_study
     from .storage_input import check_storage
@@ -72,6 +73,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     device_of = assign_devices(workers, list(devices or ([device] if device else [])))
     outside = baselines_outside(spec, ctx)
     warn_baselines_outside(spec, outside)
+    say_baselines_off_space(spec, ctx)
     log.info("%s", mask(f"designspace study: {spec.name}: {n} trials, {workers} worker(s), storage {url}"))
     study = open_study(spec, url)
     check_setup(study, spec)  # a resume whose spec changed a setting says so

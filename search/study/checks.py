@@ -9,7 +9,8 @@ from .objective import Context, Rejected, at_data
 from .spec import StudySpec, StudySpecError
 from .urls import say
 
-__all__ = ["check_schedule", "check_dataset", "check_space_size", "baselines_outside", "warn_baselines_outside"]
+__all__ = ["check_schedule", "check_dataset", "check_space_size", "baselines_outside", "warn_baselines_outside",
+           "say_baselines_off_space"]
 
 
 def check_schedule(spec: StudySpec) -> None:
@@ -95,3 +96,29 @@ def warn_baselines_outside(spec: StudySpec, outside: dict[str, str]) -> None:
         say(f"designspace study: {spec.path.name}: baseline {name} is outside the [constraints] ({why}): it is "
             "trained as a reference, marked outside_regime, and kept out of the sample like every baseline",
             logging.WARNING)
+
+
+def say_baselines_off_space(spec: StudySpec, ctx: Context) -> list[str]:
+    """Say which enqueued baselines the study's space cannot express (returned): their trials carry
+    no parameters, so Optuna's fANOVA and mean-decrease-impurity importances need the space's
+    parameters named (``params=[...]``) and the dashboard's intersection search space is empty;
+    PED-ANOVA (Optuna's default, and the dashboard's) assesses them as they are.  A baseline the
+    space expresses carries the space's parameters (:func:`.fixed.as_space_point`)."""
+    from designspace import zoo
+
+    from .fixed import as_space_point
+
+    if not spec.space or spec.sampler == "grid":
+        return []
+    off = []
+    for name in spec.enqueue:
+        try:
+            if as_space_point(at_data(zoo[name], ctx, False), ctx) is None:
+                off.append(name)
+        except Rejected:
+            continue
+    if off:
+        say(f"designspace study: {spec.path.name}: the space {spec.space} holds no network equal to "
+            f"{', '.join(off)}: trained as reference(s) without parameters; for fANOVA or MDI importances pass "
+            f"params={list(ctx.space.params)} (PED-ANOVA, Optuna's default, needs nothing)")
+    return off

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
+from .fixed import FixedValues, as_space_point
+
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
@@ -171,46 +173,6 @@ def _versions_now() -> dict[str, str]:
     return out
 
 
-class _Fixed:
-    """Stands in for an Optuna trial whose parameter values are fixed (a draw made before the
-    trial existed, or a retry's): ``suggest_*`` return them and record each distribution, so
-    the parameters are written to storage in one transaction instead of one per parameter."""
-
-    def __init__(self, values: Mapping[str, Any]):
-        self.values = dict(values)
-        self.distributions: dict[str, Any] = {}
-        self.user_attrs: dict[str, Any] = {}
-
-    def _get(self, name: str, dist: Any) -> Any:
-        if name not in self.values:
-            raise KeyError(f"no fixed value for parameter {name!r}")
-        self.distributions[name] = dist
-        return self.values[name]
-
-    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
-        from optuna.distributions import IntDistribution
-
-        return int(self._get(name, IntDistribution(low, high, log=log, step=step)))
-
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float:
-        from optuna.distributions import FloatDistribution
-
-        return float(self._get(name, FloatDistribution(low, high, log=log, step=step)))
-
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        from optuna.distributions import CategoricalDistribution
-
-        return self._get(name, CategoricalDistribution(list(choices)))
-
-    def set_user_attr(self, key: str, value: Any) -> None:
-        self.user_attrs[key] = value
-
-    @property
-    def params(self) -> dict[str, tuple[Any, Any]]:
-        return {k: (self.values[k], d) for k, d in self.distributions.items()}
-
-
 def draw(trial: "optuna.Trial", ctx: Context, pending: dict[str, Any] | None = None) -> tuple["NetSpec", str]:
     """The trial's network at the study's classes and resolution, and where it came from.
 
@@ -227,15 +189,20 @@ def draw(trial: "optuna.Trial", ctx: Context, pending: dict[str, Any] | None = N
     if ua.get("retrain_spec"):  # a repeat or fidelity retrain of a trained network: exactly that one
         return NetSpec.from_json(ua["retrain_spec"]), f"{ua['extra'].split(':')[0]} of trial {ua['of']}"
     if baseline:
-        net, origin = zoo[baseline], f"baseline {baseline}"
-    elif ctx.spec.sampler == "grid":
+        net = at_data(zoo[baseline], ctx, False)
+        fixed = as_space_point(net, ctx) if pending is not None and not ft.params else None
+        if fixed is not None:  # the values of the space that build it, recorded as a drawn trial's
+            pending.setdefault("params", {}).update(fixed.params)  # type: ignore[union-attr]
+            pending.setdefault("user", {}).update(fixed.user_attrs)  # type: ignore[union-attr]
+        return net, f"baseline {baseline}"
+    if ctx.spec.sampler == "grid":
         name = trial.suggest_categorical("model", list(ctx.spec.grid_models))
         net, origin = zoo[name], f"model {name}"
     else:
         import optuna
 
         fixed = ft.params or ft.system_attrs.get("fixed_params")
-        target: Any = _Fixed(fixed) if fixed and pending is not None else trial
+        target: Any = FixedValues(fixed) if fixed and pending is not None else trial
         try:
             got = ctx.space.suggest(target)
         except optuna.TrialPruned as e:  # an assignment outside the space: redrawn, like sample()

@@ -40,15 +40,29 @@ def test_num_classes_0_and_global_pool_as_timm(name, pool):
     ours, ref = designspace.create(name, **kw).eval(), timm.create_model(name, **kw).eval()
     assert _params(ours) == _params(ref)
     with torch.no_grad():
-        out = ours(_x())
-        if name != "efficientnet_b0":  # (timm's EfficientNet runs its conv head in forward_features)
-            assert out.shape == ref(_x()).shape
+        assert ours(_x()).shape == ref(_x()).shape
         # with timm's weights loaded the pooled features are timm's
         ours.load_state_dict(designspace.timm_to_designspace(name, ref.state_dict()), strict=True)
         torch.testing.assert_close(ours(_x()), ref(_x()), atol=1e-4, rtol=1e-4)
     if pool:
         c = designspace.count(ours.spec, RES)
         assert (c.flops, c.params, c.acts) == fvcore_count(ours, RES)
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "regnetx_002", "resnet18"])
+def test_forward_features_and_forward_head_are_timm_s_with_its_weights(name):
+    # timm's EfficientNet ends forward_features with conv_head and bn2: the 1280-channel map it pools
+    ref, ours = timm.create_model(name).eval(), designspace.create(name).eval()
+    ours.load_state_dict(designspace.timm_to_designspace(name, ref.state_dict()), strict=True)
+    with torch.no_grad():
+        got, want = ours.forward_features(_x()), ref.forward_features(_x())
+        assert got.shape == want.shape and got.shape[1] == ours.num_features == ref.num_features
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+        for pre_logits in (True, False):
+            torch.testing.assert_close(ours.forward_head(got, pre_logits=pre_logits),
+                                       ref.forward_head(want, pre_logits=pre_logits), atol=1e-4, rtol=1e-4)
+        ours.set_grad_checkpointing()
+        torch.testing.assert_close(ours.forward_features(_x()), want, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("pool", ["max", "catavgmax"])
@@ -202,35 +216,48 @@ def test_group_matcher_groups_as_timm(name):
 
 
 # --------------------------------------------------------------------------- feature levels
-@pytest.mark.parametrize("name", ["efficientnet_b0", "resnet50", "resnetrs50", "regnetx_002", "resnet18"])
+@pytest.mark.parametrize("name", ["efficientnet_b0", "resnet50", "resnetrs50", "regnetx_002", "resnet18", "tresnet_m"])
 def test_feature_levels_and_out_indices_are_timm_s(name):
     ref = timm.create_model(name, features_only=True)
     ours = designspace.create(name, features_only=True)
     assert ours.feature_info.channels() == ref.feature_info.channels()
     assert ours.feature_info.reduction() == ref.feature_info.reduction()
+    assert ours.feature_info.out_indices == ref.feature_info.out_indices  # the default: (1, 2, 3, 4) for TResNet
     assert len(ours.feature_info) == len(ref.feature_info)
     net = designspace.create(name)
-    assert [d["num_chs"] for d in net.feature_info] == [d["num_chs"] for d in timm.create_model(name).feature_info]
-    for idx in ((1, 2), (0, 3), (-1,), 2):
-        ref = timm.create_model(name, features_only=True, out_indices=idx).eval()
+    assert [(d["num_chs"], d["reduction"]) for d in net.feature_info] == [
+        (d["num_chs"], d["reduction"]) for d in timm.create_model(name).feature_info]
+    for idx in ((1, 2), (0, 3), (-1,), 2, 4):
+        try:
+            ref = timm.create_model(name, features_only=True, out_indices=idx).eval()
+        except AssertionError:  # timm: "Return layers ({''}) are not present in model" (TResNet's level 0)
+            with pytest.raises(SpecError, match=r"^out_indices=.* asks for level 0, a placeholder"):
+                designspace.create(name, features_only=True, out_indices=idx)
+            continue
         ours = designspace.create(name, features_only=True, out_indices=idx).eval()
         ours_out = ours(_x())
         assert [o.shape for o in ours_out] == [o.shape for o in ref(_x())]
         assert [o.shape[1] for o in ours_out] == ours.feature_info.channels() == ref.feature_info.channels()
+        assert ours.feature_info.reduction() == ref.feature_info.reduction()
         n = len(ref.feature_info)
         assert ours.feature_info.out_indices == tuple(i % n for i in ref.feature_info.out_indices)
         assert ours.feature_info.module_name(0) in dict(ours.named_modules()) or ours.feature_info.module_name(0) == "stem"
 
 
-def test_feature_maps_equal_timm_s_with_its_weights():
-    ref = timm.create_model("efficientnet_b0", features_only=True, out_indices=(1, 2)).eval()
-    full = timm.create_model("efficientnet_b0").eval()
-    ref.load_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith(("conv_head", "bn2", "classifier"))})
-    ours = designspace.create("efficientnet_b0", features_only=True, out_indices=(1, 2)).eval()
-    sd = designspace.timm_to_designspace("efficientnet_b0", full.state_dict())
+@pytest.mark.parametrize("name, idx", [("efficientnet_b0", (1, 2)), ("tresnet_m", (1, 2)), ("tresnet_m", 2)])
+def test_feature_maps_equal_timm_s_with_its_weights(name, idx):
+    ref = timm.create_model(name, features_only=True, out_indices=idx).eval()
+    full = timm.create_model(name).eval()
+    want = ref.state_dict()  # timm's feature net: the full model's keys (TResNet's body.* flattened to body_*)
+    ref.load_state_dict({k2: v for k, v in full.state_dict().items()
+                         if (k2 := k if k in want else k.replace("body.", "body_", 1)) in want}, strict=True)
+    ours = designspace.create(name, features_only=True, out_indices=idx).eval()
+    sd = designspace.timm_to_designspace(name, full.state_dict())
     ours.load_state_dict({k: v for k, v in sd.items() if not k.startswith("head.")})
     with torch.no_grad():
-        for a, b in zip(ours(_x()), ref(_x())):
+        got, exp = ours(_x()), ref(_x())
+        assert len(got) == len(exp) == len(ref.feature_info.out_indices)
+        for a, b in zip(got, exp):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 

@@ -51,6 +51,9 @@ def test_dashboard_lists_the_study_and_our_trial_attributes(tmp_path: Path) -> N
             assert len(t["intermediate_values"]) == 2  # per-epoch errors, for the dashboard's curves
         assert sorted(next((a["value"] for a in t["user_attrs"] if a["key"] == "baseline"), "") for t in done) == [
             "", "regnetx_002"]
+        # the baseline carries the space's parameters: the dashboard's search space is the whole space
+        assert sorted(s["name"] for s in detail["intersection_search_space"]) == sorted(
+            ["depth", "w0", "wa", "wm", "group_width"])
     finally:
         p.send_signal(signal.SIGINT)
         try:
