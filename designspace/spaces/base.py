@@ -141,7 +141,8 @@ class Space:
             cur = allowed[k]
             numeric = isinstance(cur, float) and isinstance(v, int) and not isinstance(v, bool)
             if type(v) is not type(cur) and not numeric:
-                raise SpaceError(f"{k}={v!r} must be a {type(cur).__name__}, like the default {cur!r}")
+                kind = type(cur).__name__
+                raise SpaceError(f"{k}={v!r} must be {'an' if kind == 'int' else 'a'} {kind}, like the default {cur!r}")
             if k == "geometry" and v not in GEOMETRIES:
                 raise SpaceError(f"geometry={v!r} is not one of {', '.join(GEOMETRIES)}")
             changes[k] = float(v) if numeric else v

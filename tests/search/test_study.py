@@ -45,6 +45,18 @@ def test_bad_spec_names_the_key_and_runs_nothing(tmp_path: Path, key: str, value
     assert not (tmp_path / "bad.db").exists()
 
 
+@pytest.mark.parametrize("options, needle", [
+    ({"bases": 49}, "space_options.bases=49 must be in 0..48"),
+    ({"phi_step": 0.3}, "space_options.phi_step=0.3 must divide 2"),
+    ({"bases": "six"}, "space_options.bases='six' must be an int"),
+])
+def test_bad_resnet_scaling_bases_are_named_before_anything_runs(tmp_path: Path, options: dict, needle: str) -> None:
+    spec = tiny_spec(tmp_path / "rs.toml", "rs", 2, space="resnet_scaling", constraints={}, space_options=options)
+    r = cli("study", "run", str(spec), env=env(fake=True))
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "rs.db").exists()
+
+
 def test_bad_schedule_key_is_named_before_anything_runs(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path / "s.toml", "s", 2, schedule={"epochs": 1, "learning_rate": 0.1})
     r = cli("study", "run", str(spec))
