@@ -4,15 +4,13 @@ One worker process runs :func:`work`.  Each turn of the loop reads the study (:c
 asks :class:`Worker` what to do next (a queued trial, a fresh draw from :mod:`.draws`, a retrain
 from :mod:`.extras`, wait, or stop), claims a trial for it with a heartbeat running, trains it
 through :func:`.objective.run_trial` and reports the outcome.  Every read and write of the
-storage beyond Optuna's public API goes through the storage facade (:mod:`.storage`).  A trial
-that another worker finished meanwhile (failed as stale while this one was starved) is left to
-its retry: this worker never crashes on it.
+storage beyond Optuna's public API goes through the storage facade (:mod:`.storage`); Ctrl-C is
+:mod:`.interrupts`' business.  A trial that another worker finished meanwhile (failed as stale
+while this one was starved) is left to its retry: this worker never crashes on it.
 """
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -21,6 +19,7 @@ from .draws import (FALLBACK_AFTER, MAX_CONSECUTIVE_REJECTIONS, Proposer, Regime
                     make_pruner, make_sampler)
 from .extras import plan_extras, stratified_ranks
 from .heartbeat import Heartbeat
+from .interrupts import TrialInterrupts
 from .objective import REJECTED_ATTR, Context, Rejected, TrialFailed, load_trainer, run_trial
 from .opening import SETUP_ATTR, check_setup, enqueue_baselines, open_study, setup_of
 from .spec import StudySpec
@@ -36,8 +35,6 @@ __all__ = ["work", "Worker", "WorkerSummary", "open_study", "check_setup", "slot
            "FALLBACK_AFTER", "make_sampler", "make_pruner", "enqueue_baselines", "setup_of", "SETUP_ATTR",
            "grid_models_in_regime", "REJECTED_ATTR"]
 
-#: shared time of the last interrupt a worker process received (set by the parent's worker start)
-INTERRUPTS_HEARD: Any = None
 log = logging.getLogger(__name__)
 
 
@@ -74,34 +71,6 @@ class WorkerSummary:
     surplus: int = 0
     interrupted: bool = False
     numbers: list[int] = field(default_factory=list)
-
-
-class _Interrupt:
-    """First Ctrl-C: finish the current trial, then stop.  Second: abandon it (re-queued)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.in_trial: int | None = None
-        self._old: Any = None
-
-    def __enter__(self) -> "_Interrupt":
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if INTERRUPTS_HEARD is not None:  # tell the parent when this interrupt arrived (see run_study)
-            INTERRUPTS_HEARD.value = time.time()
-        if self.requested or self.in_trial is None:
-            self.requested = True
-            raise KeyboardInterrupt
-        self.requested = True
-        say(f"designspace study: interrupt: finishing trial {self.in_trial}, then stopping "
-            "(Ctrl-C again abandons it)")
 
 
 class Worker:
@@ -366,7 +335,7 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
     retrains (``repeats``, ``fidelity``) are finished (or Ctrl-C); ``on_trial()`` runs after
     each finished trial."""
     w = Worker(spec, url, n_trials, worker, trainer, device, study, dataset)
-    with _Interrupt() as intr:
+    with TrialInterrupts() as intr:
         while not intr.requested:
             job = w.next_job()
             if job == DONE:
