@@ -160,13 +160,18 @@ class TrialView:
         return self.count_before(float("inf"))
 
     def twin(self, sid: str, key: int, number: int) -> "FrozenTrial | None":
-        """A slot below ``key`` whose latest trial (not trial ``number``) holds network ``sid``."""
+        """Another slot than ``key`` whose latest trial (not trial ``number``) holds network ``sid``.
+
+        Above ``key`` too: a trial whose draw was slow records its network after a later trial
+        with the same one looked for twins below it, found none and went on to train it.  Each
+        trial records its network before it looks, so of two trials with one network at least
+        one sees the other: at most one trains it (rarely neither: both drop their slots)."""
         opened, dropped = self._open_slots()
         dropped |= self._fin_dropped
         keys = set(self._fin_sid_keys.get(sid, ()))
         keys.update(k for k, t in opened.items() if (t.user_attrs.get("spec_id") or t.user_attrs.get("draw_id")) == sid)
         for k in sorted(keys):
-            if k >= key or k in dropped:
+            if k == key or k in dropped:
                 continue
             fin, op = self._fin_slots.get(k), opened.get(k)
             t = op if fin is None or (op is not None and op.number > fin.number) else fin
