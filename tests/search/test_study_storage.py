@@ -134,3 +134,45 @@ def test_an_unreachable_storage_is_retried_and_a_bad_one_is_not(caplog):
     assert "secret" not in str(e.value) and "db/x" in str(e.value)
     with pytest.raises(StorageUnreachable):  # once given up, at once (no second wait per call)
         gone.call(lambda: "never")
+
+
+@pytest.mark.parametrize("which", ["sqlite", "postgresql"])
+def test_the_lean_read_gives_what_optuna_reads(tmp_path, which):
+    """The worker's read of new and unfinished trials (two queries) equals Optuna's own
+    ``_get_trials`` on every kind of value: each distribution, infinite and NaN values, several
+    objectives, nested attributes, every state."""
+    import math
+
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from designspace.search.study.storage import read_trials_since
+
+    url = dict(zip(["sqlite", "postgresql"], urls(tmp_path))).get(which)
+    if url is None:
+        pytest.skip("DESIGNSPACE_TEST_POSTGRES_URL is not set (CI sets it)")
+    name = f"lean{os.getpid()}{tmp_path.name}"[:60]
+    st = atomic_rdb_storage()(url)
+    study = optuna.create_study(study_name=name, storage=st, directions=["minimize", "maximize"])
+    dists = {"w": IntDistribution(8, 512, log=True), "d": IntDistribution(1, 9, step=2), "lr": FloatDistribution(1e-4, 1, log=True),
+             "p": FloatDistribution(0, 1, step=0.25), "act": CategoricalDistribution(["relu", None, 3, 2.5, True])}
+    for i, state in enumerate([TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL, TrialState.PRUNED,
+                               TrialState.WAITING, TrialState.COMPLETE, TrialState.RUNNING]):
+        values = [[0.25, math.inf], [-math.inf, 1e300]][i % 2] if state == TrialState.COMPLETE else None
+        params = {"w": 16 * (i + 1), "d": 1 + 2 * (i % 4), "lr": 10 ** -(i % 4), "p": 0.25 * (i % 5),
+                  "act": dists["act"].choices[i % 5]}
+        study.add_trial(optuna.trial.create_trial(
+            state=state, values=values, params=params if i % 3 else {}, distributions=dists if i % 3 else {},
+            user_attrs={"spec_id": f"n{i}", "nested": {"a": [1, 2.5, None, "x"]}, "unicode": "é ∞"},
+            system_attrs={"failed_trial": i - 1} if i else {"fixed_params": {"w": 16}},
+            intermediate_values={1: 0.5, 2: math.nan, 3: math.inf, 4: -math.inf} if i % 2 else {}))
+    sid = study._study_id
+    ids = [t._trial_id for t in st.get_all_trials(sid, deepcopy=False)]
+    for open_ids, above in [(set(), -1), ({ids[1], ids[4]}, ids[4]), (set(), ids[5]), ({ids[6]}, ids[-1]), (set(), ids[-1])]:
+        lean = read_trials_since(optuna.load_study(study_name=name, storage=st), set(open_ids), above)
+        optuna_own = st._get_trials(sid, None, set(open_ids), above)
+        assert [t.number for t in lean] == [t.number for t in optuna_own]
+        for a, b in zip(lean, optuna_own):
+            steps = "intermediate_values"  # NaN != NaN: compared as text
+            assert repr(sorted(a.intermediate_values.items())) == repr(sorted(b.intermediate_values.items()))
+            assert {k: v for k, v in vars(a).items() if k != steps} == {k: v for k, v in vars(b).items() if k != steps}
+            assert list(a.params) == list(b.params)

@@ -9,7 +9,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
 __all__ = ["OPTUNA_CHECKED", "PRIVATE", "missing_private_names", "storage_of", "study_id", "trial_id", "cached_trial",
-           "fix_params", "rdb_backend", "read_trials_since", "close_storage"]
+           "fix_params", "rdb_backend", "close_storage"]
 
 
 #: Optuna versions (major.minor) whose private names (:data:`PRIVATE`) this module was checked against
@@ -95,15 +95,6 @@ def rdb_backend(storage: Any) -> Any:
 
     backend = getattr(storage, "_backend", storage)
     return backend if isinstance(backend, RDBStorage) and hasattr(backend, "_get_trials") else None
-
-
-def read_trials_since(study: "optuna.Study", open_ids: set[int], above_id: int) -> "list[optuna.trial.FrozenTrial]":
-    """Trials with ids above ``above_id`` and those in ``open_ids`` (one query on an RDB);
-    every trial elsewhere."""
-    backend = rdb_backend(study._storage)
-    if backend is None:
-        return study._storage.get_all_trials(study._study_id, deepcopy=False)
-    return backend._get_trials(study._study_id, None, open_ids, above_id)
 
 
 def close_storage(study: "optuna.Study | None") -> None:

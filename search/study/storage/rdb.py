@@ -1,6 +1,6 @@
 """Optuna's RDB storage, made safe for many workers: compare-and-set state changes
-(:func:`atomic_rdb_storage`), attribute writes in one transaction (:func:`put_attrs`), SQLite in
-WAL mode, and transient lock errors retried (:func:`retrying`)."""
+(:func:`atomic_rdb_storage`), attribute writes in one transaction (:func:`put_attrs`, and with the
+final state: :func:`finish`), SQLite in WAL mode, and transient lock errors retried (:func:`retrying`)."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -13,7 +13,7 @@ from .outage import with_retry
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["atomic_rdb_storage", "put_attrs", "call", "retrying", "wal", "ping"]
+__all__ = ["atomic_rdb_storage", "change_state", "put_attrs", "finish", "call", "retrying", "wal", "ping"]
 
 
 _ATOMIC: Any = None
@@ -32,46 +32,53 @@ def atomic_rdb_storage() -> type:
     if _ATOMIC is not None:
         return _ATOMIC
     import optuna
-    from optuna.trial import TrialState
-
-    from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
+    from optuna.trial import TrialState
     from sqlalchemy import exc as sqlalchemy_exc
 
     class AtomicRDBStorage(optuna.storages.RDBStorage):  # type: ignore[misc]
         def set_trial_state_values(self, trial_id: int, state: TrialState,
                                    values: Any = None) -> bool:
-            tm = models.TrialModel
-            # only a WAITING trial can be taken; only an unfinished one changed
-            allowed = [TrialState.WAITING] if state == TrialState.RUNNING else [TrialState.WAITING, TrialState.RUNNING]
             try:
                 with _create_scoped_session(self.scoped_session) as session:
-                    n = (session.query(tm).filter(tm.trial_id == trial_id, tm.state.in_(allowed))
-                         .update({tm.state: state}, synchronize_session=False))
-                    trial = tm.find_or_raise_by_id(trial_id, session)
-                    if n == 0:
-                        session.rollback()  # nothing was written
-                        self.check_trial_is_updatable(trial_id, trial.state)  # a finished one: raises
-                        return False  # RUNNING asked of a trial another worker took
-                    for objective, v in enumerate(values or ()):  # as Optuna, without its state check
-                        stored, kind = models.TrialValueModel.value_to_stored_repr(v)
-                        row = models.TrialValueModel.find_by_trial_and_objective(trial, objective, session)
-                        if row is None:
-                            session.add(models.TrialValueModel(trial_id=trial_id, objective=objective,
-                                                               value=stored, value_type=kind))
-                        else:
-                            row.value, row.value_type = stored, kind
-                    if state == TrialState.RUNNING:
-                        trial.datetime_start = _dt.datetime.now()
-                    if state.is_finished():
-                        trial.datetime_complete = _dt.datetime.now()
+                    return change_state(session, self, trial_id, state, values)
             except sqlalchemy_exc.IntegrityError:
                 return False
-            return True
 
     AtomicRDBStorage.__module__, AtomicRDBStorage.__qualname__ = __name__, "AtomicRDBStorage"  # picklable
     _ATOMIC = with_retry(AtomicRDBStorage)
     return _ATOMIC
+
+
+def change_state(session: Any, backend: Any, trial_id: int, state: Any, values: Any = None) -> bool:
+    """The compare-and-set state change of :func:`atomic_rdb_storage`, in ``session``: ``False``
+    when RUNNING is asked of a trial another worker took; a finished trial raises
+    ``UpdateFinishedTrialError`` (nothing written)."""
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+
+    tm = models.TrialModel
+    # only a WAITING trial can be taken; only an unfinished one changed
+    allowed = [TrialState.WAITING] if state == TrialState.RUNNING else [TrialState.WAITING, TrialState.RUNNING]
+    n = (session.query(tm).filter(tm.trial_id == trial_id, tm.state.in_(allowed))
+         .update({tm.state: state}, synchronize_session=False))
+    trial = tm.find_or_raise_by_id(trial_id, session)
+    if n == 0:
+        session.rollback()  # nothing was written
+        backend.check_trial_is_updatable(trial_id, trial.state)  # a finished one: raises
+        return False  # RUNNING asked of a trial another worker took
+    for objective, v in enumerate(values or ()):  # as Optuna, without its state check
+        stored, kind = models.TrialValueModel.value_to_stored_repr(v)
+        row = models.TrialValueModel.find_by_trial_and_objective(trial, objective, session)
+        if row is None:
+            session.add(models.TrialValueModel(trial_id=trial_id, objective=objective, value=stored, value_type=kind))
+        else:
+            row.value, row.value_type = stored, kind
+    if state == TrialState.RUNNING:
+        trial.datetime_start = _dt.datetime.now()
+    if state.is_finished():
+        trial.datetime_complete = _dt.datetime.now()
+    return True
 
 
 
@@ -94,11 +101,18 @@ def put_attrs(storage: Any, trial_id: int, user: "dict[str, Any] | None" = None,
     running trial in one transaction on an RDB storage (Optuna commits each ``set_trial_*`` on its
     own, with a lookup of the trial each time: two dozen transactions per trial otherwise); one
     by one on any other storage."""
-    user, system, params = user or {}, system or {}, params or {}
-    backend = rdb_backend(storage)
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
+    _write(storage, trial_id, user or {}, system or {}, params or {})
 
+
+def finish(storage: Any, trial_id: int, state: Any, values: Any, user: "dict[str, Any] | None" = None) -> bool:
+    """Set user attributes and the trial's final state and values (compare-and-set, see
+    :func:`change_state`) in one transaction on an RDB storage; one after the other elsewhere."""
+    return bool(_write(storage, trial_id, user or {}, {}, {}, (state, values)))
+
+
+def _write(storage: Any, trial_id: int, user: "dict[str, Any]", system: "dict[str, Any]",
+           params: "dict[str, tuple[Any, Any]]", final: "tuple[Any, Any] | None" = None) -> "bool | None":
+    backend = rdb_backend(storage)
     if backend is None or backend.engine.name not in ("sqlite", "postgresql"):
         for name, (value, dist) in params.items():
             storage.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
@@ -106,34 +120,46 @@ def put_attrs(storage: Any, trial_id: int, user: "dict[str, Any] | None" = None,
             storage.set_trial_user_attr(trial_id, k, v)
         for k, v in system.items():
             storage.set_trial_system_attr(trial_id, k, v)
-        return
-    if not (user or system or params):
-        return
+        return storage.set_trial_state_values(trial_id, *final) if final else None
+    if not (user or system or params or final):
+        return None
+    from optuna.storages._rdb.storage import _create_scoped_session
+    from sqlalchemy import exc as sqlalchemy_exc
+
+    def write() -> "bool | None":
+        try:  # a repeated write of parameters (a commit retried through an outage) is ignored
+            with _create_scoped_session(backend.scoped_session, final is None) as session:
+                _attrs_in(session, backend, trial_id, user, system, params)
+                return change_state(session, backend, trial_id, *final) if final else None
+        except sqlalchemy_exc.IntegrityError:  # the state change lost a race: nothing written
+            return False
+
+    return call(backend, lambda: retrying(write))
+
+
+def _attrs_in(session: Any, backend: Any, trial_id: int, user: "dict[str, Any]", system: "dict[str, Any]",
+              params: "dict[str, tuple[Any, Any]]") -> None:
+    """Upsert the attributes and add the parameters of an unfinished trial in ``session``."""
     import json
 
     from optuna.distributions import distribution_to_json
+    from optuna.storages._rdb import models
 
     if backend.engine.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
-
-    def write() -> None:
-        with _create_scoped_session(backend.scoped_session, True) as session:
-            trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
-            backend.check_trial_is_updatable(trial_id, trial.state)
-            for model, attrs in ((models.TrialUserAttributeModel, user), (models.TrialSystemAttributeModel, system)):
-                if attrs:
-                    stmt = insert(model).values([{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
-                                                 for k, v in attrs.items()])
-                    session.execute(stmt.on_conflict_do_update(index_elements=[model.trial_id, model.key],
-                                                               set_={"value_json": stmt.excluded.value_json}))
-            for name, (value, dist) in params.items():
-                session.add(models.TrialParamModel(trial_id=trial_id, param_name=name,
-                                                   param_value=dist.to_internal_repr(value),
-                                                   distribution_json=distribution_to_json(dist)))
-
-    call(backend, lambda: retrying(write))
+    trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+    backend.check_trial_is_updatable(trial_id, trial.state)
+    for model, attrs in ((models.TrialUserAttributeModel, user), (models.TrialSystemAttributeModel, system)):
+        if attrs:
+            stmt = insert(model).values([{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
+                                         for k, v in attrs.items()])
+            session.execute(stmt.on_conflict_do_update(index_elements=[model.trial_id, model.key],
+                                                       set_={"value_json": stmt.excluded.value_json}))
+    for name, (value, dist) in params.items():
+        session.add(models.TrialParamModel(trial_id=trial_id, param_name=name, param_value=dist.to_internal_repr(value),
+                                           distribution_json=distribution_to_json(dist)))
 
 
 def wal(st: Any) -> None:
