@@ -49,7 +49,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     from designspace.search.cores import assign_devices
 
     from .checks import baselines_outside, check_dataset, check_schedule, check_space_size, warn_baselines_outside
-    from .objective import Context
+    from .context import Context
     from .opening import check_setup, enqueue_baselines, open_study
     from .storage_input import check_storage
 

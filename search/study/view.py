@@ -193,9 +193,13 @@ class TrialView:
         return HeldIds(self._fin_ids, extra)
 
     def waiting(self) -> bool:
+        return bool(self.waiting_ids())
+
+    def waiting_ids(self) -> list[int]:
+        """Trial ids of the queued (WAITING) trials, by number: the ones a worker takes first."""
         from optuna.trial import TrialState
 
-        return any(t.state == TrialState.WAITING for t in self.open.values())
+        return [trial_id(t) for _, t in sorted(self.open.items()) if t.state == TrialState.WAITING]
 
     def extra_holders(self, key: str) -> "list[FrozenTrial]":
         """The trials (finished or not, surplus excluded) that hold retrain ``key``, by number."""
