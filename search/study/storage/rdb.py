@@ -4,6 +4,7 @@ final state: :func:`finish`), SQLite in WAL mode, and transient lock errors retr
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -139,27 +140,41 @@ def _write(storage: Any, trial_id: int, user: "dict[str, Any]", system: "dict[st
 
 def _attrs_in(session: Any, backend: Any, trial_id: int, user: "dict[str, Any]", system: "dict[str, Any]",
               params: "dict[str, tuple[Any, Any]]") -> None:
-    """Upsert the attributes and add the parameters of an unfinished trial in ``session``."""
+    """Upsert the attributes and add the parameters of an unfinished trial in ``session``
+    (SQLAlchemy Core, one statement per table)."""
     import json
 
+    import sqlalchemy as sa
     from optuna.distributions import distribution_to_json
     from optuna.storages._rdb import models
 
-    if backend.engine.name == "sqlite":
+    trials = models.TrialModel.__table__
+    state = session.execute(sa.select(trials.c.state).where(trials.c.trial_id == trial_id)).scalar()
+    if state is None:
+        models.TrialModel.find_or_raise_by_id(trial_id, session)  # raises: no such trial
+    backend.check_trial_is_updatable(trial_id, state)
+    # each statement with its rows as parameters (an executemany): compiled once, then cached
+    for model, attrs in ((models.TrialUserAttributeModel, user), (models.TrialSystemAttributeModel, system)):
+        if attrs:
+            session.execute(_upsert(backend.engine.name, model),
+                            [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)} for k, v in attrs.items()])
+    if params:
+        session.execute(sa.insert(models.TrialParamModel.__table__),
+                        [{"trial_id": trial_id, "param_name": name, "param_value": dist.to_internal_repr(value),
+                          "distribution_json": distribution_to_json(dist)} for name, (value, dist) in params.items()])
+
+
+@functools.lru_cache(maxsize=8)
+def _upsert(dialect: str, model: Any) -> Any:
+    """``INSERT ... ON CONFLICT (trial_id, key) DO UPDATE`` of an attribute table (built once:
+    ``excluded`` alone costs more than the statement's execution)."""
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
-    trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
-    backend.check_trial_is_updatable(trial_id, trial.state)
-    for model, attrs in ((models.TrialUserAttributeModel, user), (models.TrialSystemAttributeModel, system)):
-        if attrs:
-            stmt = insert(model).values([{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
-                                         for k, v in attrs.items()])
-            session.execute(stmt.on_conflict_do_update(index_elements=[model.trial_id, model.key],
-                                                       set_={"value_json": stmt.excluded.value_json}))
-    for name, (value, dist) in params.items():
-        session.add(models.TrialParamModel(trial_id=trial_id, param_name=name, param_value=dist.to_internal_repr(value),
-                                           distribution_json=distribution_to_json(dist)))
+    stmt = insert(model.__table__)
+    return stmt.on_conflict_do_update(index_elements=[model.trial_id, model.key],
+                                      set_={"value_json": stmt.excluded.value_json})
 
 
 def wal(st: Any) -> None:
