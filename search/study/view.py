@@ -159,6 +159,14 @@ class TrialView:
     def slot_count(self) -> int:
         return self.count_before(float("inf"))
 
+    def finished_slots(self) -> int:
+        """How many slots' latest trial has finished (what a progress bar shows)."""
+        opened, dropped = self._open_slots()
+        dropped |= self._fin_dropped
+        fin = self._fin_slots
+        n = len(fin) - sum(1 for k in dropped if k in fin)
+        return n - sum(1 for k, t in opened.items() if k in fin and k not in dropped and t.number > fin[k].number)
+
     def twin(self, sid: str, key: int, number: int) -> "FrozenTrial | None":
         """Another slot than ``key`` whose latest trial (not trial ``number``) holds network ``sid``.
 

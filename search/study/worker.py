@@ -336,14 +336,18 @@ class Worker:
 
 def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str | None = None,
          device: str | None = None, study: "optuna.Study | None" = None,
-         on_trial: "Callable[[], None] | None" = None, dataset: Any = None) -> WorkerSummary:
+         on_progress: "Callable[[int], None] | None" = None, dataset: Any = None) -> WorkerSummary:
     """Run trials of the study until it holds ``n_trials`` finished slots and its planned
-    retrains (``repeats``, ``fidelity``) are finished (or Ctrl-C); ``on_trial()`` runs after
-    each finished trial."""
+    retrains (``repeats``, ``fidelity``) are finished (or Ctrl-C); ``on_progress(finished)``
+    runs whenever the number of finished slots read from the study changes."""
     w = Worker(spec, url, n_trials, worker, trainer, device, study, dataset)
+    shown = -1
     with TrialInterrupts() as intr:
         while not intr.requested:
             job = w.next_job()
+            if on_progress is not None and w.view.finished_slots() != shown:
+                shown = w.view.finished_slots()
+                on_progress(shown)
             if job == DONE:
                 break
             if job == WAIT:
@@ -360,8 +364,6 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 intr.in_trial = None
             if counted:
                 w.summary.numbers.append(claim.trial.number)
-                if on_trial is not None:
-                    on_trial()
         else:
             w.summary.interrupted = True
             say(f"designspace study: worker {worker}: stopped after finishing its trial (interrupted)")

@@ -140,6 +140,7 @@ def test_incremental_view_answers_as_a_full_read(tmp_path: Path, storage: str, s
         assert view.n == len(every)
         assert {k: t.number for k, t in view.slots().items()} == {k: t.number for k, t in full.items()}, step
         assert view.slot_count() == len(full)
+        assert view.finished_slots() == sum(1 for t in full.values() if t.state.is_finished())
         for key in range(len(every) + 2):
             assert view.count_before(key) == sum(1 for k in full if k < key)
         held = {t.user_attrs.get("spec_id") for t in every

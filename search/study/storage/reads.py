@@ -25,6 +25,8 @@ __all__ = ["read_trials_since"]
 
 #: kinds of row in the attribute query
 _PARAM, _VALUE, _STEP, _USER, _SYSTEM = range(5)
+#: trials read whose attributes are asked by id (five lists: under SQLite's oldest limit of 999 parameters)
+_LISTED = 150
 
 
 def read_trials_since(study: "optuna.Study", open_ids: set[int], above_id: int) -> "list[optuna.trial.FrozenTrial]":
@@ -48,10 +50,16 @@ def _lean_read(backend: Any, study_id: int, open_ids: set[int], above_id: int) -
     if open_ids:
         since = sa.or_(since, tm.trial_id.in_(sorted(open_ids)))
     with _create_scoped_session(backend.scoped_session) as session:
-        rows = session.query(tm).filter(tm.study_id == study_id, since).order_by(tm.trial_id).all()
+        # sorted here: with ORDER BY, SQLite walks the study's every trial in id order instead
+        # of looking up the few asked for (0.9 ms at 10,000 trials, growing with the study)
+        rows = sorted(session.query(tm).filter(tm.study_id == study_id, since).all(), key=lambda t: t.trial_id)
         if not rows:
             return []
-        ids = sa.select(tm.trial_id).where(tm.study_id == study_id, since)
+        # their ids as a list (indexed lookups; a subquery would scan the study's every trial id in
+        # each of the five parts), but for a large read (the first), whose list could pass the
+        # database's limit on parameters
+        ids: Any = [t.trial_id for t in rows] if len(rows) <= _LISTED else \
+            sa.select(tm.trial_id).where(tm.study_id == study_id, since)
         parts = _parts(session.connection().execute(_attribute_query(ids)))
         return [_frozen(t, parts.get(t.trial_id)) for t in rows]
 
