@@ -9,12 +9,14 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from .access import rdb_backend
-from .outage import with_retry
+from .outage import call, with_retry
+from .reads import read_trial
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["atomic_rdb_storage", "change_state", "put_attrs", "finish", "call", "retrying", "wal", "ping"]
+__all__ = ["atomic_rdb_storage", "change_state", "new_trial", "set_intermediate_value", "put_attrs", "finish", "retrying",
+           "wal", "ping"]
 
 
 _ATOMIC: Any = None
@@ -46,48 +48,120 @@ def atomic_rdb_storage() -> type:
             except sqlalchemy_exc.IntegrityError:
                 return False
 
+        def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+            if template_trial is not None or self.engine.name not in ("sqlite", "postgresql"):
+                return super()._create_new_trial(study_id, template_trial)
+
+            def create() -> Any:
+                with _create_scoped_session(self.scoped_session) as session:
+                    return new_trial(session, study_id)
+
+            return retrying(create)
+
+        def get_trial(self, trial_id: int) -> Any:
+            if self.engine.name not in ("sqlite", "postgresql"):
+                return super().get_trial(trial_id)
+            return read_trial(self, trial_id)
+
+        def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+            if self.engine.name not in ("sqlite", "postgresql"):
+                return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+            with _create_scoped_session(self.scoped_session, True) as session:
+                set_intermediate_value(session, self, trial_id, step, intermediate_value)
+
     AtomicRDBStorage.__module__, AtomicRDBStorage.__qualname__ = __name__, "AtomicRDBStorage"  # picklable
     _ATOMIC = with_retry(AtomicRDBStorage)
     return _ATOMIC
 
 
 def change_state(session: Any, backend: Any, trial_id: int, state: Any, values: Any = None) -> bool:
-    """The compare-and-set state change of :func:`atomic_rdb_storage`, in ``session``: ``False``
-    when RUNNING is asked of a trial another worker took; a finished trial raises
-    ``UpdateFinishedTrialError`` (nothing written)."""
+    """The compare-and-set state change of :func:`atomic_rdb_storage`, in ``session`` (one
+    ``UPDATE``, and one ``INSERT`` of the values): ``False`` when RUNNING is asked of a trial
+    another worker took; a finished trial raises ``UpdateFinishedTrialError`` (nothing written)."""
+    import sqlalchemy as sa
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
-    tm = models.TrialModel
+    trials = models.TrialModel.__table__
     # only a WAITING trial can be taken; only an unfinished one changed
     allowed = [TrialState.WAITING] if state == TrialState.RUNNING else [TrialState.WAITING, TrialState.RUNNING]
-    n = (session.query(tm).filter(tm.trial_id == trial_id, tm.state.in_(allowed))
-         .update({tm.state: state}, synchronize_session=False))
-    trial = tm.find_or_raise_by_id(trial_id, session)
+    change: dict[str, Any] = {"state": state}
+    if state == TrialState.RUNNING:
+        change["datetime_start"] = _stored_now("datetime_start")[0]
+    if state.is_finished():
+        change["datetime_complete"] = _stored_now("datetime_complete")[0]
+    n = session.execute(sa.update(trials).where(trials.c.trial_id == trial_id, trials.c.state.in_(allowed))
+                        .values(**change)).rowcount
     if n == 0:
         session.rollback()  # nothing was written
-        backend.check_trial_is_updatable(trial_id, trial.state)  # a finished one: raises
+        now = session.execute(sa.select(trials.c.state).where(trials.c.trial_id == trial_id)).scalar()
+        if now is None:
+            models.TrialModel.find_or_raise_by_id(trial_id, session)  # raises: no such trial
+        backend.check_trial_is_updatable(trial_id, now)  # a finished one: raises
         return False  # RUNNING asked of a trial another worker took
-    for objective, v in enumerate(values or ()):  # as Optuna, without its state check
+    rows = []
+    for objective, v in enumerate(values or ()):  # as Optuna, without its state check (an unfinished trial has none)
         stored, kind = models.TrialValueModel.value_to_stored_repr(v)
-        row = models.TrialValueModel.find_by_trial_and_objective(trial, objective, session)
-        if row is None:
-            session.add(models.TrialValueModel(trial_id=trial_id, objective=objective, value=stored, value_type=kind))
-        else:
-            row.value, row.value_type = stored, kind
-    if state == TrialState.RUNNING:
-        trial.datetime_start = _dt.datetime.now()
-    if state.is_finished():
-        trial.datetime_complete = _dt.datetime.now()
+        rows.append({"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind})
+    if rows:
+        session.execute(sa.insert(models.TrialValueModel.__table__), rows)
     return True
 
 
+def new_trial(session: Any, study_id: int) -> Any:
+    """A RUNNING trial, numbered after the study's trials before it, as Optuna's
+    ``_create_new_trial`` makes one (in four statements): the study's row locked first
+    (PostgreSQL; SQLite locks the file at the insert), so that trials are numbered in turn."""
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+    from optuna.trial import FrozenTrial, TrialState
+
+    studies, trials = models.StudyModel.__table__, models.TrialModel.__table__
+    if session.execute(sa.select(studies.c.study_id).where(studies.c.study_id == study_id).with_for_update()).scalar() is None:
+        models.StudyModel.find_or_raise_by_id(study_id, session)  # raises: no such study
+    start = _stored_now("datetime_start")
+    tid = session.execute(sa.insert(trials).values(study_id=study_id, number=None, state=TrialState.RUNNING,
+                                                   datetime_start=start[0])).inserted_primary_key[0]
+    number = session.execute(sa.select(sa.func.count(trials.c.trial_id)).where(
+        trials.c.study_id == study_id, trials.c.trial_id < tid)).scalar()
+    session.execute(sa.update(trials).where(trials.c.trial_id == tid).values(number=number))
+    return FrozenTrial(number=number, state=TrialState.RUNNING, value=None, values=None, datetime_start=start[1],
+                       datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={},
+                       intermediate_values={}, trial_id=tid)
 
 
-def call(backend: Any, fn: Callable[[], Any]) -> Any:
-    """``fn()`` through the backend's outage retry, where it has one."""
-    outage = getattr(backend, "_outage", None)
-    return fn() if outage is None else outage.call(fn)
+def _stored_now(column: str) -> Any:
+    """``(stored, read)``: ``datetime.now()`` as this Optuna's trial model stores it in
+    ``trials.<column>``, and as it reads it back, both through the model's own attribute (naive UTC
+    from Optuna 5, local time before)."""
+    from optuna.storages._rdb import models
+
+    row = models.TrialModel()
+    setattr(row, column, _dt.datetime.now())
+    return getattr(row, _stored_attr(column)), getattr(row, column)
+
+
+@functools.lru_cache(maxsize=4)
+def _stored_attr(column: str) -> str:
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    return sa.inspect(models.TrialModel).get_property_by_column(models.TrialModel.__table__.c[column]).key
+
+
+def set_intermediate_value(session: Any, backend: Any, trial_id: int, step: int, value: float) -> None:
+    """Optuna's ``set_trial_intermediate_value`` in two statements: the trial's state, and an upsert."""
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    trials, steps = models.TrialModel.__table__, models.TrialIntermediateValueModel
+    now = session.execute(sa.select(trials.c.state).where(trials.c.trial_id == trial_id)).scalar()
+    if now is None:
+        models.TrialModel.find_or_raise_by_id(trial_id, session)  # raises: no such trial
+    backend.check_trial_is_updatable(trial_id, now)
+    stored, kind = steps.intermediate_value_to_stored_repr(value)
+    session.execute(_upsert(backend.engine.name, steps, ("step",), ("intermediate_value", "intermediate_value_type")),
+                    [{"trial_id": trial_id, "step": step, "intermediate_value": stored, "intermediate_value_type": kind}])
 
 
 def __getattr__(name: str) -> Any:  # ``AtomicRDBStorage`` by name (unpickling), built on first use
@@ -165,16 +239,16 @@ def _attrs_in(session: Any, backend: Any, trial_id: int, user: "dict[str, Any]",
 
 
 @functools.lru_cache(maxsize=8)
-def _upsert(dialect: str, model: Any) -> Any:
-    """``INSERT ... ON CONFLICT (trial_id, key) DO UPDATE`` of an attribute table (built once:
+def _upsert(dialect: str, model: Any, key: tuple[str, ...] = ("key",), values: tuple[str, ...] = ("value_json",)) -> Any:
+    """``INSERT ... ON CONFLICT (trial_id, *key) DO UPDATE`` of a trial table (built once:
     ``excluded`` alone costs more than the statement's execution)."""
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
     stmt = insert(model.__table__)
-    return stmt.on_conflict_do_update(index_elements=[model.trial_id, model.key],
-                                      set_={"value_json": stmt.excluded.value_json})
+    return stmt.on_conflict_do_update(index_elements=[model.trial_id, *(getattr(model, k) for k in key)],
+                                      set_={v: getattr(stmt.excluded, v) for v in values})
 
 
 def wal(st: Any) -> None:

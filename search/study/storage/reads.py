@@ -1,5 +1,5 @@
 """Reading the trials created or changed since the last read (:func:`read_trials_since`), the
-worker's read before each trial's draw and slot check.
+worker's read before each trial's draw and slot check, and one trial (:func:`read_trial`).
 
 On SQLite and PostgreSQL two queries: the trial rows (through Optuna's ORM model, whose
 timestamps are converted as this Optuna converts them) and one ``UNION ALL`` of their
@@ -16,12 +16,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .access import rdb_backend
-from .rdb import call
+from .outage import call
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["read_trials_since"]
+__all__ = ["read_trials_since", "read_trial"]
 
 #: kinds of row in the attribute query
 _PARAM, _VALUE, _STEP, _USER, _SYSTEM = range(5)
@@ -40,6 +40,18 @@ def read_trials_since(study: "optuna.Study", open_ids: set[int], above_id: int) 
     return call(backend, lambda: _lean_read(backend, study._study_id, open_ids, above_id))
 
 
+def read_trial(backend: Any, trial_id: int) -> "optuna.trial.FrozenTrial":
+    """``RDBStorage.get_trial`` in two queries (a ``KeyError`` for no such trial, as Optuna's)."""
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(backend.scoped_session) as session:
+        got = _read_where(session, models.TrialModel.trial_id == trial_id, lambda: [trial_id])
+        if not got:
+            models.TrialModel.find_or_raise_by_id(trial_id, session)  # raises
+        return got[0]
+
+
 def _lean_read(backend: Any, study_id: int, open_ids: set[int], above_id: int) -> "list[optuna.trial.FrozenTrial]":
     import sqlalchemy as sa
     from optuna.storages._rdb import models
@@ -49,19 +61,27 @@ def _lean_read(backend: Any, study_id: int, open_ids: set[int], above_id: int) -
     since = tm.trial_id > above_id
     if open_ids:
         since = sa.or_(since, tm.trial_id.in_(sorted(open_ids)))
+    where = sa.and_(tm.study_id == study_id, since)
     with _create_scoped_session(backend.scoped_session) as session:
-        # sorted here: with ORDER BY, SQLite walks the study's every trial in id order instead
-        # of looking up the few asked for (0.9 ms at 10,000 trials, growing with the study)
-        rows = sorted(session.query(tm).filter(tm.study_id == study_id, since).all(), key=lambda t: t.trial_id)
-        if not rows:
-            return []
-        # their ids as a list (indexed lookups; a subquery would scan the study's every trial id in
-        # each of the five parts), but for a large read (the first), whose list could pass the
-        # database's limit on parameters
-        ids: Any = [t.trial_id for t in rows] if len(rows) <= _LISTED else \
-            sa.select(tm.trial_id).where(tm.study_id == study_id, since)
-        parts = _parts(session.connection().execute(_attribute_query(ids)))
-        return [_frozen(t, parts.get(t.trial_id)) for t in rows]
+        return _read_where(session, where, lambda: sa.select(tm.trial_id).where(where))
+
+
+def _read_where(session: Any, where: Any, all_ids: Any) -> "list[optuna.trial.FrozenTrial]":
+    """The trials whose rows match ``where``, by id; ``all_ids()``: a query of their ids, for a
+    read too large to list them."""
+    from optuna.storages._rdb import models
+
+    # sorted here: with ORDER BY, SQLite walks the study's every trial in id order instead
+    # of looking up the few asked for (0.9 ms at 10,000 trials, growing with the study)
+    rows = sorted(session.query(models.TrialModel).filter(where).all(), key=lambda t: t.trial_id)
+    if not rows:
+        return []
+    # their ids as a list (indexed lookups; a subquery would scan the study's every trial id in
+    # each of the five parts), but for a large read (the first), whose list could pass the
+    # database's limit on parameters
+    ids: Any = [t.trial_id for t in rows] if len(rows) <= _LISTED else all_ids()
+    parts = _parts(session.connection().execute(_attribute_query(ids)))
+    return [_frozen(t, parts.get(t.trial_id)) for t in rows]
 
 
 def _attribute_query(ids: Any) -> Any:
