@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from .context import Context
 from .draws import (FALLBACK_AFTER, MAX_CONSECUTIVE_REJECTIONS, Proposer, RegimeDraws, grid_models_in_regime,
                     make_pruner, make_sampler)
 from .extras import plan_extras, stratified_ranks
 from .heartbeat import Heartbeat
 from .interrupts import TrialInterrupts
-from .context import Context
 from .objective import REJECTED_ATTR, Rejected, TrialFailed, load_trainer, run_trial
 from .opening import SETUP_ATTR, check_setup, enqueue_baselines, open_study, setup_of
 from .spec import StudySpec
