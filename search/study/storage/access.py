@@ -17,7 +17,8 @@ OPTUNA_CHECKED = ("4.2", "4.3", "4.4", "4.5", "4.6", "5.0", "5.1")
 #: the private names of Optuna the runtime uses, all of them here: where -> attributes
 PRIVATE = {
     "optuna.storages._rdb.models": ("TrialModel", "TrialValueModel", "TrialUserAttributeModel",
-                                    "TrialSystemAttributeModel", "TrialParamModel", "TrialIntermediateValueModel"),
+                                    "TrialSystemAttributeModel", "TrialParamModel", "TrialIntermediateValueModel",
+                                    "StudyModel"),
     "optuna.storages._rdb.storage": ("_create_scoped_session",),
     "optuna.storages.RDBStorage": ("_get_trials", "_get_stale_trial_ids", "_create_new_trial", "_get_best_trial_id",
                                    "_set_trial_param", "scoped_session", "engine"),
