@@ -17,11 +17,12 @@ matrix products they are (:mod:`designspace.search.fastconv`), and a seed fixes 
 history.  Data sits on the device as uint8 and is augmented there
 (:mod:`designspace.search.augment`); a :class:`Workspace` keeps it there between the models a
 worker trains, so a population pays for loading and uploading once.
+
+Here the schedule, the run and its epochs; :mod:`.steps` holds the optimizer step (eager or a
+CUDA graph), :mod:`.workspace` the loaders and the device-resident data.
 """
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
 import gc
 import math
@@ -33,7 +34,9 @@ import torch
 from torch import nn
 
 from .augment import DeviceLoader, StreamLoader
-from .data import Dataset, FileImages
+from .data import Dataset
+from .steps import EMA, EagerStep, autocast, graph_step, lr_at, param_groups
+from .workspace import Workspace, derived_seed, make_loaders, resolve_device
 
 __all__ = [
     "Schedule", "EpochStats", "TrainResult", "TrainingError", "TrainingDiverged", "OutOfMemory",
@@ -161,143 +164,6 @@ class TrainResult:
         return d
 
 
-# ------------------------------------------------------------------------- pure parts
-def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
-    """Learning rate before optimizer step ``step`` (0-based): linear warmup from ``peak /
-    warmup_steps`` to ``peak`` over ``warmup_steps`` steps, then a half-cosine to 0 at ``total_steps``."""
-    if step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    span = max(total_steps - warmup_steps, 1)
-    return 0.5 * peak * (1.0 + math.cos(math.pi * min(step - warmup_steps, span) / span))
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two optimizer groups: weights of convs/linears (ndim > 1) decay, norm parameters and biases don't."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim > 1 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-class _TensorImages(torch.utils.data.Dataset):
-    def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.x[i], self.y[i]
-
-
-def make_loaders(
-    ds: Dataset, schedule: Schedule, device: torch.device, *, device_fraction: float = 0.5, workers: int = 4,
-    resident: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-) -> tuple[DeviceLoader | StreamLoader, DeviceLoader | StreamLoader]:
-    """Train and validation loaders: device-resident when the uint8 data fits in
-    ``device_fraction`` of the free device memory, streamed through a DataLoader otherwise.
-    ``resident`` passes tensors already on the device (a :class:`Workspace`'s), so nothing is
-    copied again; the loaders' permutation and augmentation are seeded by ``schedule.seed``."""
-    fits = ds.in_memory
-    if fits and device.type == "cuda" and resident is None:
-        free, _ = torch.cuda.mem_get_info(device)
-        fits = ds.nbytes <= device_fraction * free
-    cl = schedule.channels_last
-    common = dict(mean=ds.mean, std=ds.std, device=device, seed=derived_seed(schedule.seed, "data"), channels_last=cl)
-    loaders = []
-    parts = ((ds.train_images, ds.train_labels, True), (ds.val_images, ds.val_labels, False))
-    if resident is not None:
-        parts = ((resident[0], resident[1], True), (resident[2], resident[3], False))
-    for x, y, train in parts:
-        bs = schedule.batch_size if train else schedule.eval_batch_size
-        kw = dict(common, augment=ds.augment if train else None, shuffle=train, drop_last=train and len(y) >= bs)
-        if fits:
-            loaders.append(DeviceLoader(x, y, bs, **kw))  # type: ignore[arg-type]
-        else:
-            data = x if isinstance(x, FileImages) else _TensorImages(x, y)
-            loaders.append(StreamLoader(data, bs, workers=workers, **kw))
-    return loaders[0], loaders[1]
-
-
-class Workspace:
-    """What a worker keeps between the models it trains on one device: each data set's images
-    and labels on the device (uploaded once, as uint8), and the device settings.
-
-    ``fit(model, ds, schedule, workspace=ws)`` builds cheap loaders over the resident tensors
-    for every model (seeded per model, so results equal a fresh run's); ``uploads`` counts the
-    uploads actually made (one per data set)."""
-
-    def __init__(self, device: torch.device | str | None = None):
-        self.device = resolve_device(device)
-        self._resident: dict[int, tuple[Dataset, tuple[torch.Tensor, ...]]] = {}
-        self.uploads = 0
-        self.upload_seconds = 0.0
-
-    def resident(self, ds: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
-        """The data set's tensors on the device (None when it is streamed from files or does
-        not fit in half the free device memory)."""
-        if not ds.in_memory:
-            return None
-        hit = self._resident.get(id(ds))
-        if hit is None or hit[0] is not ds:
-            if self.device.type == "cuda":
-                free, _ = torch.cuda.mem_get_info(self.device)
-                if ds.nbytes > 0.5 * free:
-                    return None
-            t0 = time.perf_counter()
-            tensors = tuple(t.to(self.device, non_blocking=False) for t in
-                            (ds.train_images, ds.train_labels.long(), ds.val_images, ds.val_labels.long()))
-            self.upload_seconds += time.perf_counter() - t0
-            self.uploads += 1
-            hit = self._resident[id(ds)] = (ds, tensors)
-        return hit[1]  # type: ignore[return-value]
-
-
-def derived_seed(seed: int, stream: str) -> int:
-    """A seed for one random stream of a run (``data``: batch order and augmentation; ``train``:
-    dropout) that is independent of ``seed`` itself.
-
-    Callers seed the model's initialisation with ``torch.manual_seed(seed)``; seeding the data
-    generator with the same number made the batch order and crops a function of the same random
-    bits as the initial weights.  On 2-epoch Fashion-MNIST schedules that correlation cost RegNetX
-    models about 7 points of error against a plain DataLoader loop (24 models, benchmarks/README),
-    and it vanished with the streams decorrelated."""
-    import hashlib
-
-    h = hashlib.sha256(f"{seed}:{stream}".encode()).digest()
-    return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
-
-
-def resolve_device(device: torch.device | str | None) -> torch.device:
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device())
-    return dev
-
-
-# ----------------------------------------------------------------------------- EMA
-class _EMA:
-    """Exponential moving average of the weights (and float buffers), with timm's warmup of the decay."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.module = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay, self.updates = decay, 0
-        src, dst = model.state_dict(), self.module.state_dict()
-        self.pairs_f = [(dst[k], v) for k, v in src.items() if v.is_floating_point()]
-        self.pairs_i = [(dst[k], v) for k, v in src.items() if not v.is_floating_point()]
-
-    @torch.no_grad()
-    def update(self) -> None:
-        self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        if self.pairs_f:
-            dst, src = zip(*self.pairs_f)
-            torch._foreach_lerp_(list(dst), list(src), 1.0 - d)
-        for a, b in self.pairs_i:
-            a.copy_(b)
-
-
 # ------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DeviceLoader | StreamLoader, num_classes: int,
@@ -310,7 +176,7 @@ def evaluate(model: nn.Module, loader: DeviceLoader | StreamLoader, num_classes:
     n = 0
     k = 5 if num_classes >= 5 else 1
     for x, y in loader:
-        with _autocast(dev, amp_dtype):
+        with autocast(dev, amp_dtype):
             out = model(x)
         top = out.float().topk(k, dim=1).indices
         c1 += (top[:, 0] == y).sum()
@@ -328,10 +194,6 @@ def _amp_dtype(schedule: Schedule, device: torch.device) -> torch.dtype | None:
     if schedule.amp == "bf16" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float16
-
-
-def _autocast(dev: torch.device, amp_dtype: torch.dtype | None) -> Any:
-    return torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
 
 def _is_oom(e: BaseException) -> bool:
@@ -395,101 +257,74 @@ def fit(
                       "lower the batch size or pick a smaller model")
 
 
-class _EagerStep:
-    """One optimizer step, eagerly: set the lr, forward, loss, backward, step."""
+@dataclass
+class _Run:
+    """What one training run carries from step to step: the model, its loaders and step, and where it is."""
 
-    mode = "eager"
+    model: nn.Module
+    ds: Dataset
+    schedule: Schedule
+    dev: torch.device
+    amp_dtype: torch.dtype | None
+    train_loader: Any
+    val_loader: Any
+    step_fn: EagerStep
+    ema: EMA | None
+    graphs: bool  #: try capturing the step as a CUDA graph after its first batches
+    total: int  #: optimizer steps in the whole run
+    warmup: int
+    step: int = 0
+    lr: float = 0.0
+    capture_s: float = 0.0
+    pending: list[tuple[torch.Tensor, torch.Tensor, float]] = field(default_factory=list)  # first batches, for the capture
 
-    def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, criterion: nn.Module, scaler: Any,
-                 dev: torch.device, amp_dtype: torch.dtype | None):
-        self.model, self.opt, self.criterion, self.scaler = model, opt, criterion, scaler
-        self.dev, self.amp_dtype = dev, amp_dtype
-        self.lr_tensor = isinstance(opt.param_groups[0]["lr"], torch.Tensor)
-
-    def set_lr(self, lr: float) -> None:
-        for g in self.opt.param_groups:
-            if self.lr_tensor:
-                g["lr"].fill_(lr)
-            else:
-                g["lr"] = lr
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[torch.Tensor, int]:
-        self.set_lr(lr)
-        with _autocast(self.dev, self.amp_dtype):
-            out = self.model(x)
-            loss = self.criterion(out.float(), y)
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        return loss.detach(), out.shape[-1]
+    @property
+    def steps(self) -> int:  #: optimizer steps per epoch
+        return len(self.train_loader)
 
 
-class _GraphStep(_EagerStep):
-    """The whole step captured once as a CUDA graph (static input, label and lr tensors) and
-    replayed: no kernel-launch overhead per layer.  Built by :func:`_graph_step`."""
-
-    mode = "cuda_graph"
-
-    def __init__(self, eager: _EagerStep, x: torch.Tensor, y: torch.Tensor):
-        super().__init__(eager.model, eager.opt, eager.criterion, eager.scaler, eager.dev, eager.amp_dtype)
-        self.x, self.y = x.clone(), y.clone()
-        self.graph = torch.cuda.CUDAGraph()
-        self.opt.zero_grad(set_to_none=True)  # backward inside the graph then writes, not accumulates
-        with torch.cuda.graph(self.graph):
-            with _autocast(self.dev, self.amp_dtype):
-                out = self.model(self.x)
-                self.loss = self.criterion(out.float(), self.y)
-            self.loss.backward()
-            self.opt.step()
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[torch.Tensor, int]:
-        self.set_lr(lr)
-        self.x.copy_(x, non_blocking=True)
-        self.y.copy_(y, non_blocking=True)
-        self.graph.replay()
-        return self.loss.detach().clone(), 0
-
-
-def _graph_step(eager: _EagerStep, batches: list[tuple[torch.Tensor, torch.Tensor, float]],
-                schedule: Schedule) -> tuple[_EagerStep, list[torch.Tensor], float]:
-    """Run the first steps eagerly on a side stream (warm-up), capture the step, time both on
-    the same kind of batch, and return the faster (``on``: the graph whatever the timing).
-    Every batch given is a real training step.  Returns (step, losses of the batches, seconds
-    spent beyond the steps themselves)."""
-    losses: list[torch.Tensor] = []
-    t0 = time.perf_counter()
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for x, y, lr in batches[:3]:
-            losses.append(eager(x, y, lr)[0])
-    torch.cuda.current_stream().wait_stream(side)
-    torch.cuda.synchronize()
-    t_eager0 = time.perf_counter()
-    x, y, lr = batches[3]
-    losses.append(eager(x, y, lr)[0])
-    torch.cuda.synchronize()
-    eager_s = time.perf_counter() - t_eager0
-    try:
-        graphed = _GraphStep(eager, x, y)
-    except Exception:  # noqa: BLE001 - an op that cannot be captured: stay eager
-        torch.cuda.synchronize()
-        return eager, losses, time.perf_counter() - t0 - eager_s
-    x, y, lr = batches[4]
-    t_graph0 = time.perf_counter()
-    losses.append(graphed(x, y, lr)[0])
-    torch.cuda.synchronize()
-    graph_s = time.perf_counter() - t_graph0
-    extra = time.perf_counter() - t0 - eager_s - graph_s
-    keep = schedule.cuda_graphs == "on" or graph_s < eager_s
-    return (graphed if keep else eager), losses, extra
+#: steps between checks of the running loss for NaN/inf (a check synchronises the device)
+CHECK_EVERY = 50
 
 
 def _fit(model: nn.Module, ds: Dataset, schedule: Schedule, callback: Callable[[EpochStats], None] | None,
          dev: torch.device, progress: Callable[[int, int, int], None] | None, workers: int,
          workspace: Workspace | None = None) -> TrainResult:
     t_start = time.perf_counter()
+    run = _start(model, ds, schedule, dev, workers, workspace)
+    setup_s = time.perf_counter() - t_start
+    train_s = eval_s = 0.0
+    history: list[EpochStats] = []
+    for epoch in range(1, schedule.epochs + 1):
+        t0 = time.perf_counter()
+        mean_loss = _train_epoch(run, epoch, progress)
+        train_epoch = time.perf_counter() - t0
+        t_eval = time.perf_counter()
+        if epoch % schedule.eval_every == 0 or epoch == schedule.epochs:
+            top1, top5 = evaluate(run.ema.module if run.ema is not None else model, run.val_loader, ds.num_classes,
+                                  run.amp_dtype)
+        else:
+            top1, top5 = math.nan, (math.nan if ds.num_classes >= 5 else None)
+        eval_s += time.perf_counter() - t_eval
+        train_s += train_epoch
+        stats = EpochStats(epoch, mean_loss, top1, top5, run.train_loader.num_samples / train_epoch,
+                           time.perf_counter() - t0, run.lr)
+        history.append(stats)
+        if callback is not None:
+            callback(stats)
+    cuda = dev.type == "cuda"
+    extra = {"setup_s": setup_s, "capture_s": run.capture_s, "train_s": train_s, "eval_s": eval_s,
+             "step_mode": run.step_fn.mode, "threads": torch.get_num_threads() if not cuda else None}
+    return TrainResult(
+        schedule, history, ds.name, str(dev), {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[run.amp_dtype],
+        time.perf_counter() - t_start, sum(p.numel() for p in model.parameters()),
+        torch.cuda.max_memory_allocated(dev) if cuda else None, extra,
+    )
+
+
+def _start(model: nn.Module, ds: Dataset, schedule: Schedule, dev: torch.device, workers: int,
+           workspace: Workspace | None) -> _Run:
+    """The model on the device, its loaders, optimizer, loss, moving average and step."""
     torch.manual_seed(derived_seed(schedule.seed, "train"))  # dropout, drop path
     cuda = dev.type == "cuda"
     if cuda:
@@ -504,74 +339,58 @@ def _fit(model: nn.Module, ds: Dataset, schedule: Schedule, callback: Callable[[
     steps = len(train_loader)
     if steps == 0:
         raise TrainingError(f"{ds.name} has no training batches")
-    total, warmup = steps * schedule.epochs, int(round(schedule.warmup_epochs * steps))
     graphs = cuda and schedule.cuda_graphs != "off" and not schedule.compile and amp_dtype is not torch.float16
     lr0: Any = torch.tensor(schedule.lr, device=dev) if graphs else schedule.lr
     opt = torch.optim.SGD(param_groups(model, schedule.weight_decay), lr=lr0, momentum=schedule.momentum,
                           nesterov=schedule.nesterov, **({"fused": True} if cuda else {}))
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=schedule.label_smoothing)
-    ema = _EMA(model, schedule.ema) if schedule.ema > 0 else None
+    ema = EMA(model, schedule.ema) if schedule.ema > 0 else None
     step_model = torch.compile(model, mode="reduce-overhead", dynamic=False) if (cuda and schedule.compile) else model
-    step_fn: _EagerStep = _EagerStep(step_model, opt, criterion, scaler, dev, amp_dtype)
-    setup_s = time.perf_counter() - t_start
-    capture_s = train_s = eval_s = 0.0
-    pending: list[tuple[torch.Tensor, torch.Tensor, float]] = []  # first batches, for the graph capture
-    check_every = 50
-    history: list[EpochStats] = []
-    lr, step = schedule.lr, 0
-    for epoch in range(1, schedule.epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        loss_sum = torch.zeros((), device=dev)
-        for i, (x, y) in enumerate(train_loader):
-            lr = lr_at(step, total, warmup, schedule.lr)
-            if graphs and step_fn.mode == "eager" and step < 5 and total >= 8:
-                pending.append((x, y, lr))
-                if len(pending) == 5:
-                    step_fn, losses, extra = _graph_step(step_fn, pending, schedule)
-                    capture_s += extra
-                    for loss in losses:
-                        loss_sum += loss
-                        if ema is not None:
-                            ema.update()
-                    pending = []
-                step += 1
-                continue
-            loss, n_out = step_fn(x, y, lr)
-            if step == 0 and n_out and n_out != ds.num_classes:
-                raise ValueError(f"the model outputs {n_out} logits but {ds.name} has {ds.num_classes} classes")
-            if ema is not None:
-                ema.update()
-            loss_sum += loss
-            step += 1
-            if (i + 1) % check_every == 0 and not torch.isfinite(loss_sum).item():
-                raise TrainingDiverged(epoch, float(loss_sum))
-            if progress is not None:
-                progress(epoch, i + 1, steps)
-        for x, y, lr_p in pending:  # too few steps to try a graph: run them eagerly
-            loss_sum += step_fn(x, y, lr_p)[0]
-        pending = []
-        mean_loss = float(loss_sum) / steps  # synchronises
-        if not math.isfinite(mean_loss):
-            raise TrainingDiverged(epoch, mean_loss)
-        train_epoch = time.perf_counter() - t0
-        t_eval = time.perf_counter()
-        if epoch % schedule.eval_every == 0 or epoch == schedule.epochs:
-            top1, top5 = evaluate(ema.module if ema is not None else model, val_loader, ds.num_classes, amp_dtype)
-        else:
-            top1, top5 = math.nan, (math.nan if ds.num_classes >= 5 else None)
-        eval_s += time.perf_counter() - t_eval
-        train_s += train_epoch
-        stats = EpochStats(epoch, mean_loss, top1, top5, train_loader.num_samples / train_epoch,
-                           time.perf_counter() - t0, lr)
-        history.append(stats)
-        if callback is not None:
-            callback(stats)
-    extra = {"setup_s": setup_s, "capture_s": capture_s, "train_s": train_s,
-             "eval_s": eval_s, "step_mode": step_fn.mode, "threads": torch.get_num_threads() if not cuda else None}
-    return TrainResult(
-        schedule, history, ds.name, str(dev), {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp_dtype],
-        time.perf_counter() - t_start, sum(p.numel() for p in model.parameters()),
-        torch.cuda.max_memory_allocated(dev) if cuda else None, extra,
-    )
+    return _Run(model, ds, schedule, dev, amp_dtype, train_loader, val_loader,
+                EagerStep(step_model, opt, criterion, scaler, dev, amp_dtype), ema, graphs,
+                total=steps * schedule.epochs, warmup=int(round(schedule.warmup_epochs * steps)), lr=schedule.lr)
+
+
+def _train_epoch(run: _Run, epoch: int, progress: Callable[[int, int, int], None] | None) -> float:
+    """One epoch of optimizer steps: its mean loss (:class:`TrainingDiverged` when not finite)."""
+    run.model.train()
+    loss_sum = torch.zeros((), device=run.dev)
+    for i, (x, y) in enumerate(run.train_loader):
+        run.lr = lr_at(run.step, run.total, run.warmup, run.schedule.lr)
+        if run.graphs and run.step_fn.mode == "eager" and run.step < 5 and run.total >= 8:
+            run.pending.append((x, y, run.lr))
+            if len(run.pending) == 5:
+                _capture(run, loss_sum)
+            run.step += 1
+            continue
+        loss, n_out = run.step_fn(x, y, run.lr)
+        if run.step == 0 and n_out and n_out != run.ds.num_classes:
+            raise ValueError(f"the model outputs {n_out} logits but {run.ds.name} has {run.ds.num_classes} classes")
+        if run.ema is not None:
+            run.ema.update()
+        loss_sum += loss
+        run.step += 1
+        if (i + 1) % CHECK_EVERY == 0 and not torch.isfinite(loss_sum).item():
+            raise TrainingDiverged(epoch, float(loss_sum))
+        if progress is not None:
+            progress(epoch, i + 1, run.steps)
+    for x, y, lr_p in run.pending:  # too few steps to try a graph: run them eagerly
+        loss_sum += run.step_fn(x, y, lr_p)[0]
+    run.pending = []
+    mean_loss = float(loss_sum) / run.steps  # synchronises
+    if not math.isfinite(mean_loss):
+        raise TrainingDiverged(epoch, mean_loss)
+    return mean_loss
+
+
+def _capture(run: _Run, loss_sum: torch.Tensor) -> None:
+    """Run the pending first batches while capturing the step as a CUDA graph (kept if faster);
+    their losses are added to ``loss_sum`` in place."""
+    run.step_fn, losses, extra = graph_step(run.step_fn, run.pending, force=run.schedule.cuda_graphs == "on")
+    run.capture_s += extra
+    for loss in losses:
+        loss_sum += loss
+        if run.ema is not None:
+            run.ema.update()
+    run.pending = []

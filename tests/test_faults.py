@@ -555,6 +555,24 @@ def test_two_parents_on_one_storage_end_with_exactly_n(tmp_path, kind):
     _exactly(ts, 12)
 
 
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_two_tpe_parents_on_one_storage_train_no_network_twice(tmp_path, kind):
+    """The narrow race of two parents whose TPE samplers propose at once: both parents' worker 0
+    start with one seed and one history, so they propose the same networks in lockstep; the
+    study still ends with exactly n trials, none of its counted networks trained twice."""
+    spec = tiny_spec(tmp_path / "t.toml", "t", 16, sampler={"name": "tpe", "n_startup_trials": 4})
+    storage = tmp_path / ("t.journal" if kind == "journal" else "t.db")
+    e = env(fake=True, epoch_s=0.05)
+    ps = [popen("study", "run", str(spec), "--workers", "2", "--storage", str(storage), env=e) for _ in range(2)]
+    for p in ps:
+        out, err = p.communicate(timeout=400)
+        assert p.returncode == 0, err
+        _clean(err)
+        assert "Error" not in err and "exited with code" not in err, err
+    ts = _journal_trials(storage, "t") if kind == "journal" else trials(f"sqlite:///{storage}", "t")
+    _exactly(ts, 16)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
 def test_an_interrupted_export_leaves_no_wal_or_shm(tmp_path, sig):
     spec = tiny_spec(tmp_path / "x.toml", "x", 300)

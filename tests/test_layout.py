@@ -84,6 +84,88 @@ def test_dependencies_point_one_way():
     assert not bad, "\n".join(bad)
 
 
+def _module_graph(folder: str) -> dict[str, set[str]]:
+    """Module -> the modules of ``folder`` it imports, at module level or inside a function
+    (``from pkg import mod`` names the module ``pkg.mod``, not the package)."""
+    mods = {name: path for name, path in _modules() if path.is_relative_to(ROOT / folder)}
+
+    def module_of(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mod = ".".join(base[: len(base) - node.level + 1] + [node.module or ""]).rstrip(".") if node.level \
+                    else (node.module or "")
+                targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in mods else mod for a in node.names]
+            else:
+                continue
+            out.update(m for m in map(module_of, targets) if m and m != name)
+        graph[name] = out
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_search_has_no_import_circle_no_long_module_and_no_long_function():
+    """The study runtime's shape (issue 29): modules of search/ import each other one way (also
+    inside functions), none is over 400 lines, no function over 60."""
+    assert _circles(_module_graph("search")) == []
+    long_modules, long_functions = [], []
+    for name, path in _modules():
+        if not path.is_relative_to(ROOT / "search"):
+            continue
+        text = path.read_text()
+        if text.count("\n") > 400:
+            long_modules.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                long_functions.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert long_modules == [] and long_functions == [], long_modules + long_functions
+
+
+def test_the_circle_check_can_fail():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []
+
+
 def test_the_check_above_can_fail(tmp_path):
     # a blocks module importing designspace is found
     p = tmp_path / "x.py"

@@ -198,13 +198,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_one(args: argparse.Namespace, schedule: Any) -> int:
-    from designspace.progress import bar
     from designspace.search import data, train
 
     spec = _spec(args.model)
-    resolution = _resolution(args, [spec])
     try:
-        ds = data.load(args.data, args.data_root, resolution=resolution, download=not args.no_download,
+        ds = data.load(args.data, args.data_root, resolution=_resolution(args, [spec]), download=not args.no_download,
                        **_data_options(args))
     except data.UnknownDataset as e:
         raise UsageError(str(e)) from None
@@ -214,6 +212,28 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
     import torch
 
     import designspace
+
+    _share_threads(args, schedule)
+    spec = spec.replace(num_classes=ds.num_classes, resolution=ds.resolution, in_chans=ds.channels)
+    torch.manual_seed(schedule.seed)
+    model = designspace.build(spec)
+    pbar, step, epoch_line = _progress(schedule, bool(args.quiet))
+    try:
+        result = train.fit(model, ds, schedule, callback=epoch_line, device=args.device, progress=step,
+                           workers=4 if args.workers is None else args.workers)
+    except train.TrainingError as e:
+        pbar.close()
+        log.error("designspace train: error: %s", e)
+        return 1
+    pbar.close()
+    _report_one(args, spec, ds, schedule, result)
+    return 0
+
+
+def _share_threads(args: argparse.Namespace, schedule: Any) -> None:
+    """Register this process as a trainer and take its share of the cores; say how many on a CPU."""
+    import torch
+
     from designspace.search.cores import register, share_threads, thread_choice
 
     register()
@@ -222,11 +242,13 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
     if (args.device or "cpu").startswith("cpu") or not torch.cuda.is_available():
         log.info("designspace train: %d CPU thread%s (%s), seed %d", threads, "s" if threads != 1 else "", why,
                  schedule.seed)
-    spec = spec.replace(num_classes=ds.num_classes, resolution=ds.resolution, in_chans=ds.channels)
-    torch.manual_seed(schedule.seed)
-    model = designspace.build(spec)
-    name = args.model if args.model in designspace.zoo else spec.id
-    pbar = bar(None, "training", unit="step", quiet=bool(args.quiet))
+
+
+def _progress(schedule: Any, quiet: bool) -> tuple[Any, Any, Any]:
+    """A step bar and the trainer's two callbacks: ``(bar, step(epoch, i, steps), epoch_line(summary))``."""
+    from designspace.progress import bar
+
+    pbar = bar(None, "training", unit="step", quiet=quiet)
 
     def step(epoch: int, i: int, steps: int) -> None:
         if pbar.total != steps:
@@ -241,14 +263,14 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
                  100 * s.val_top1_err, top5, f"{s.images_per_s:,.0f}", s.seconds)
         pbar.reset()
 
-    try:
-        result = train.fit(model, ds, schedule, callback=epoch_line, device=args.device, progress=step,
-                           workers=4 if args.workers is None else args.workers)
-    except train.TrainingError as e:
-        pbar.close()
-        log.error("designspace train: error: %s", e)
-        return 1
-    pbar.close()
+    return pbar, step, epoch_line
+
+
+def _report_one(args: argparse.Namespace, spec: Any, ds: Any, schedule: Any, result: Any) -> None:
+    """The result line on stdout, and the ``--out`` file."""
+    import designspace
+
+    name = args.model if args.model in designspace.zoo else spec.id
     f = result.final
     top5 = f", top-5 error {100 * f.val_top5_err:.2f}%" if f.val_top5_err is not None else ""
     mean_ips = sum(s.images_per_s for s in result.history) / len(result.history)
@@ -261,7 +283,6 @@ def _run_one(args: argparse.Namespace, schedule: Any) -> int:
         out = {"model": args.model, "spec": spec.to_dict(), "spec_id": spec.id, "device": result.device,
                "threads": threads, "seed": schedule.seed, **result.to_dict()}
         write_output(args.out, lambda fh: fh.write(json.dumps(out, indent=2) + "\n"))
-    return 0
 
 
 def _run_population(args: argparse.Namespace, schedule: Any) -> int:

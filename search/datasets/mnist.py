@@ -226,6 +226,27 @@ def load_idx(name: str, roots: list[Path], download_root: Path | None, *, cache:
     (where earlier downloads went); ``download_root`` (None: no download) receives a download."""
 
     s = IDX_SETS[name]
+    _check_options(split, resize, val_size, train_size)
+    found = _locate(name, s, roots + [Path(d) for d in s.system_dirs] + list(cache or []), download_root)
+    try:
+        arrays = {role: read_idx(found[role], f) for role, f in zip(ROLES, s.files)}
+    except IdxError as e:
+        pkg = f" (Debian: apt install --reinstall {s.package})" if s.package else ""
+        raise DatasetError(f"{name}: {e}; replace the file with the official one{pkg}") from None
+    xtr, ytr, xva, yva = _split(arrays, split, val_size, train_size, seed)
+    r = resolution or 28
+    xt, xv = _resize(xtr, r, resize), _resize(xva, r, resize)
+    if rgb:
+        xt, xv = xt.expand(-1, 3, -1, -1).contiguous(), xv.expand(-1, 3, -1, -1).contiguous()
+    c = xt.shape[1]
+    mean = float(xt.float().mean() / 255)
+    std = float(xt.float().std() / 255)
+    pad = max(1, round(2 * r / 28))
+    return Dataset(name, xt, torch.from_numpy(ytr), xv, torch.from_numpy(yva), len(s.classes), (mean,) * c,
+                   (std,) * c, Augment(pad, s.flip), s.classes, split=split)
+
+
+def _check_options(split: str, resize: str, val_size: Any, train_size: Any) -> None:
     if split not in ("val", "test"):
         raise ValueError(f"split={split!r} is not one of val, test")
     if resize not in ("pad", "bilinear"):
@@ -233,7 +254,12 @@ def load_idx(name: str, roots: list[Path], download_root: Path | None, *, cache:
     for k, v, lo, hi in (("val_size", val_size, 10, 50_000), ("train_size", train_size, 10, 60_000)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi):
             raise ValueError(f"{k}={v!r} must be an integer in [{lo}, {hi}]")
-    found, searched = find_files(s, roots + [Path(d) for d in s.system_dirs] + list(cache or []))
+
+
+def _locate(name: str, s: Any, folders: list[Path], download_root: Path | None) -> dict[str, Path]:
+    """The four IDX files of ``s``: in ``folders``, else downloaded into ``download_root``
+    (``None``: no download); a :class:`DatasetError` saying where they were looked for."""
+    found, searched = find_files(s, folders)
     failure = ""
     if found is None and download_root is not None:
         why = _download(s, download_root)
@@ -248,11 +274,14 @@ def load_idx(name: str, roots: list[Path], download_root: Path | None, *, cache:
         raise DatasetError(f"{name}: {s.files[0].name}[.gz] and the other IDX files were not found in {where}"
                            f"{failure}; {pkg}pass --data-root DIR (or set DESIGNSPACE_DATA) to a folder holding "
                            f"the four files {', '.join(f.name + '.gz' for f in s.files)}")
-    try:
-        arrays = {role: read_idx(found[role], f) for role, f in zip(ROLES, s.files)}
-    except IdxError as e:
-        pkg = f" (Debian: apt install --reinstall {s.package})" if s.package else ""
-        raise DatasetError(f"{name}: {e}; replace the file with the official one{pkg}") from None
+    return found
+
+
+def _split(arrays: dict[str, np.ndarray], split: str, val_size: int, train_size: int | None,
+           seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(train images, train labels, evaluation images, evaluation labels)``: a stratified
+    validation split of the training set (``split="val"``) or the test set, and a stratified
+    ``train_size`` subset of the training images."""
     xtr, ytr = arrays["train_images"], arrays["train_labels"].astype(np.int64)
     if split == "val":
         va = split_indices(ytr, val_size, seed)
@@ -266,13 +295,4 @@ def load_idx(name: str, roots: list[Path], download_root: Path | None, *, cache:
             raise ValueError(f"train_size={train_size} exceeds the {len(ytr)} training images of this split")
         keep = split_indices(ytr, train_size, seed + 1)
         xtr, ytr = xtr[keep], ytr[keep]
-    r = resolution or 28
-    xt, xv = _resize(xtr, r, resize), _resize(xva, r, resize)
-    if rgb:
-        xt, xv = xt.expand(-1, 3, -1, -1).contiguous(), xv.expand(-1, 3, -1, -1).contiguous()
-    c = xt.shape[1]
-    mean = float(xt.float().mean() / 255)
-    std = float(xt.float().std() / 255)
-    pad = max(1, round(2 * r / 28))
-    return Dataset(name, xt, torch.from_numpy(ytr), xv, torch.from_numpy(yva), len(s.classes), (mean,) * c,
-                   (std,) * c, Augment(pad, s.flip), s.classes, split=split)
+    return xtr, ytr, xva, yva

@@ -50,7 +50,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
 
     from .checks import (baselines_outside, check_dataset, check_schedule, check_space_size, say_baselines_off_space,
                          warn_baselines_outside)
-    from .objective import Context
+    from .context import Context
     from .opening import check_setup, enqueue_baselines, open_study
     from .storage_input import check_storage
 
@@ -91,8 +91,8 @@ def _run_here(spec: StudySpec, url: str, n: int, trainer: str | None, device: st
     from .worker import _set_threads, work
 
     _set_threads(1)
-    on_trial = (lambda: progress(_finished_count(study), n)) if progress is not None else None
-    if work(spec, url, n, 0, trainer, device, study=study, on_trial=on_trial, dataset=dataset).interrupted:
+    on_progress = (lambda done: progress(done, n)) if progress is not None else None  # type: ignore[misc]
+    if work(spec, url, n, 0, trainer, device, study=study, on_progress=on_progress, dataset=dataset).interrupted:
         raise KeyboardInterrupt
     return study
 

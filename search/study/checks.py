@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .objective import Context, Rejected, at_data
+from .context import Context
+from .objective import Rejected, at_data
 from .spec import StudySpec, StudySpecError
 from .urls import say
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .objective import REJECTED_ATTR, Context, Rejected, at_data
+from .context import Context
+from .objective import REJECTED_ATTR, Rejected, at_data
 from .spec import StudySpec
 from .storage import storage_of, study_id, trial_id
 from .urls import say
@@ -58,8 +59,7 @@ def make_sampler(spec: StudySpec, worker_seed: int, models: "list[str] | None" =
         return optuna.samplers.NSGAIISampler(seed=worker_seed, population_size=o.get("population_size", 50))
 
     class _Grid(optuna.samplers.GridSampler):
-        def after_trial(self, *a: Any, **k: Any) -> None:  # the workers stop at n_trials, not the sampler
-            pass
+        after_trial = optuna.samplers.BaseSampler.after_trial  # a no-op: the workers stop at n_trials, not the sampler
 
     return _Grid({"model": list(models if models is not None else spec.grid_models)}, seed=worker_seed)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     from designspace import NetSpec
 
-    from .objective import Context
+    from .context import Context
 
 __all__ = ["FixedValues", "as_space_point"]
 

@@ -42,8 +42,9 @@ class Heartbeat:
                 pass
 
     def start(self) -> "Heartbeat":
-        """Beat now, then every ``interval`` seconds until :meth:`stop`."""
-        self._beat()
+        """Beat every ``interval`` seconds until :meth:`stop`.  The first beat comes after
+        ``interval`` seconds: until then the trial's start time stands for one (a trial that never
+        beat is stale ``grace_period`` seconds after it started, see :func:`.storage.fail_stale`)."""
         self._thread.start()
         return self
 

@@ -15,10 +15,10 @@ import functools
 import importlib
 import os
 import platform
-import sys
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from .context import Context, Trainer, load_space
 
 from .fixed import FixedValues, as_space_point
 
@@ -27,10 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from designspace import NetSpec
 
-    from .spec import StudySpec
-
 __all__ = ["Context", "Trainer", "TrialFailed", "Rejected", "run_trial", "real_trainer", "load_trainer",
-           "REJECTED_ATTR"]
+           "load_space", "REJECTED_ATTR"]
 
 REJECTED_ATTR = "designspace:rejected"
 
@@ -47,87 +45,6 @@ class Rejected(Exception):
     """The drawn network is outside the study's complexity regime: recorded without training."""
 
 
-class Trainer(Protocol):
-    def __call__(self, net: "NetSpec", ctx: "Context", on_epoch: Callable[[dict[str, float]], None],
-                 seed: int) -> dict[str, Any]:
-        """Train ``net``; call ``on_epoch({epoch, val_error, train_loss, images_per_s, seconds})``
-        after every epoch (it may raise ``optuna.TrialPruned``); return ``{device, seconds, ...}``."""
-
-
-@dataclass
-class Context:
-    """What a worker loads once and every trial reads: the spec, space, data set and trainer."""
-
-    spec: "StudySpec"
-    trainer: Trainer
-    _space: Any = None
-    _dataset: Any = None
-    _rescaled: dict[int, Any] = field(default_factory=dict)  # data sets at other resolutions
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    _workspace: Any = None
-    #: schedule keys that replace the spec's for the trial being run (a fidelity retrain's epochs)
-    schedule_override: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def schedule(self) -> dict[str, Any]:
-        """The schedule of the trial being run: the spec's, with :attr:`schedule_override`."""
-        return {**self.spec.schedule, **self.schedule_override}
-
-    @property
-    def space(self) -> Any:
-        if self._space is None:
-            self._space = load_space(self.spec.space, self.resolution, self.num_classes, self.spec.space_options,
-                                     self.in_chans)
-        return self._space
-
-    @property
-    def workspace(self) -> Any:
-        """The worker's :class:`designspace.search.train.Workspace`: its data stay on the device
-        between trials."""
-        if self._workspace is None:
-            from designspace.search.train import Workspace
-
-            self._workspace = Workspace(self.extra.get("device"))
-        return self._workspace
-
-    @property
-    def dataset(self) -> Any:
-        """The study's data set at its resolution (the base resolution of a scaling space)."""
-        if self._dataset is None:
-            self._dataset = self._load_dataset(self.spec.dataset.get("resolution"))
-        return self._dataset
-
-    def dataset_at(self, resolution: int) -> Any:
-        """The data set at ``resolution``: the study's own, or (for a space that scales the
-        resolution, e.g. ``efficientnet_scaling``) the same data loaded at the network's size,
-        loaded once per resolution and kept for the worker's later trials."""
-        if resolution == self.resolution:
-            return self.dataset
-        if resolution not in self._rescaled:
-            self._rescaled[resolution] = self._load_dataset(resolution)
-        return self._rescaled[resolution]
-
-    def _load_dataset(self, resolution: int | None) -> Any:
-        from designspace.search import data
-
-        opts = dict(self.spec.dataset)
-        opts.pop("resolution", None)
-        return data.load(opts.pop("name"), opts.pop("root", None), resolution=resolution, **opts)
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.extra.get("num_classes") or self.dataset.num_classes)
-
-    @property
-    def resolution(self) -> int:
-        return int(self.extra.get("resolution") or self.dataset.resolution)
-
-    @property
-    def in_chans(self) -> int:
-        return int(self.extra.get("in_chans") or self.dataset.channels)
-
-
 def load_trainer(name: str | None) -> Trainer:
     """``None`` -> :func:`real_trainer`; ``"module:function"`` -> that function."""
     name = name or os.environ.get("DESIGNSPACE_STUDY_TRAINER") or ""
@@ -135,16 +52,6 @@ def load_trainer(name: str | None) -> Trainer:
         return real_trainer
     mod, _, fn = name.partition(":")
     return getattr(importlib.import_module(mod), fn)
-
-
-def load_space(name: str, resolution: int, num_classes: int, options: Mapping[str, Any] | None = None,
-               in_chans: int = 3) -> Any:
-    """A built-in design space by name, or a custom space file (``.toml``), at the data's shape,
-    with the study's ``space_options``."""
-    from designspace.spaces import get_space
-
-    space = get_space(name, resolution=resolution, num_classes=num_classes, in_chans=in_chans)
-    return space.with_options(options) if options else space
 
 
 @functools.lru_cache(maxsize=1)
@@ -237,39 +144,73 @@ def at_data(net: "NetSpec", ctx: Context, from_space: bool) -> "NetSpec":
         raise Rejected(f"infeasible at resolution {resolution}: {e}") from None
 
 
-def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], seed: int,
-              prune: bool = True) -> list[float]:
-    """Draw, check the regime, ``admit()`` (the worker's slot check), train; the objective values.
+def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], seed: int, prune: bool = True,
+              record: "tuple[dict[str, Any], dict[str, Any]]" = ({}, {})) -> tuple[list[float], dict[str, Any]]:
+    """Draw, record, check the regime, ``admit()`` (the worker's slot check), train: the objective
+    values, and the attributes to record with them (the caller's one transaction with the state).
 
+    ``record``: user and system attributes of the trial's job, written with its network.
     ``prune=False`` (repeat and fidelity retrains) reports every epoch but never prunes.
 
     Raises :class:`Rejected` for an out-of-regime draw (nothing trained), ``optuna.TrialPruned``
     when the pruner stops the trial, :class:`TrialFailed` when training diverges or runs out of
     memory.
     """
-    import optuna
+    from .storage import put_attrs, storage_of, trial_id
 
+    t0 = time.perf_counter()
+    net, cx = record_network(trial, ctx, seed, record)
+    admit()
+    errors, out = train_epochs(trial, ctx, net, seed, prune)
+    losses = out.pop("train_losses")
+    done: dict[str, Any] = {"errors": errors, "train_losses": losses} if errors else {}
+    if ctx.spec.measure:  # measured speed on this worker's device, at the schedule's batch (cached)
+        from designspace.measure import measure
+
+        dev = str(out.get("device") or ctx.extra.get("device") or "cpu")
+        batch = int(ctx.schedule.get("batch_size", 256))
+        done.update(measure(net, device=dev if dev != "none" else "cpu", batch=min(batch, 64), rounds=5).record())
+    done.update(device=str(out.get("device", "")), images_per_s=float(out.get("images_per_s", 0.0)),
+                wall_seconds=time.perf_counter() - t0, versions=versions())
+    if not errors:
+        put_attrs(storage_of(trial.study), trial_id(trial), done)
+        raise TrialFailed("the trainer reported no epoch")
+    return [errors[-1]] + [float(getattr(cx, o)) for o in ctx.spec.objectives[1:]], done
+
+
+def record_network(trial: "optuna.Trial", ctx: Context, seed: int,
+                   record: "tuple[dict[str, Any], dict[str, Any]]" = ({}, {})) -> tuple["NetSpec", Any]:
+    """Draw the trial's network, count it and record both with ``record`` (one transaction);
+    raises :class:`Rejected` for a network outside the study's constraints."""
     from designspace import count
 
     from .storage import cached_trial, put_attrs, storage_of, trial_id
 
-    t0 = time.perf_counter()
-    storage, tid = storage_of(trial.study), trial_id(trial)
     given = cached_trial(trial).user_attrs
     pending: dict[str, Any] = {}
     net, origin = draw(trial, ctx, pending)
     cx = count(net)
-    attrs = {**pending.get("user", {}), "spec": net.to_json(), "spec_id": net.id, "flops": cx.flops,
+    attrs = {**record[0], **pending.get("user", {}), "spec": net.to_json(), "spec_id": net.id, "flops": cx.flops,
              "params": cx.params, "acts": cx.acts, "origin": origin, "worker": f"{platform.node()}:{os.getpid()}",
              "seed": seed}
     if ctx.schedule_override:
         attrs["schedule"] = ctx.schedule
-    put_attrs(storage, tid, attrs, params=pending.get("params"))  # one transaction
+    put_attrs(storage_of(trial.study), trial_id(trial), attrs, record[1], params=pending.get("params"))
     for k, (lo, hi) in ctx.spec.constraints.items():
         v = getattr(cx, k)
         if not lo <= v <= hi and not given.get("baseline") and not given.get("extra"):
             raise Rejected(f"constraint: {k}={v:g} outside [{lo:g}, {hi:g}]")
-    admit()
+    return net, cx
+
+
+def train_epochs(trial: "optuna.Trial", ctx: Context, net: "NetSpec", seed: int,
+                 prune: bool) -> tuple[list[float], dict[str, Any]]:
+    """Train ``net`` with the context's trainer, reporting each epoch's error to Optuna (and its
+    pruner, unless ``prune`` is off): the errors, and the trainer's result with the losses.  A run
+    that stops early (pruned, diverged, interrupted) records the epochs it did."""
+    import optuna
+
+    from .storage import put_attrs, storage_of, trial_id
 
     errors: list[float] = []
     losses: list[float] = []
@@ -283,29 +224,17 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
             if prune and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {len(errors)} at error {errors[-1]:.4f}")
 
-    done: dict[str, Any] = {}
     try:
-        out = ctx.trainer(net, ctx, on_epoch, seed)
-    finally:  # also for a pruned, diverged or interrupted run: the epochs it did
+        out = dict(ctx.trainer(net, ctx, on_epoch, seed))
+    except BaseException:
         if errors:
-            done.update(errors=errors, train_losses=losses)
-            if sys.exc_info()[0] is not None:
-                try:
-                    put_attrs(storage, tid, done)
-                except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale meanwhile: the first error goes on
-                    pass
-    if ctx.spec.measure:  # measured speed on this worker's device, at the schedule's batch (cached)
-        from designspace.measure import measure
-
-        dev = str(out.get("device") or ctx.extra.get("device") or "cpu")
-        batch = int(ctx.schedule.get("batch_size", 256))
-        done.update(measure(net, device=dev if dev != "none" else "cpu", batch=min(batch, 64), rounds=5).record())
-    done.update(device=str(out.get("device", "")), images_per_s=float(out.get("images_per_s", 0.0)),
-                wall_seconds=time.perf_counter() - t0, versions=versions())
-    put_attrs(storage, tid, done)
-    if not errors:
-        raise TrialFailed("the trainer reported no epoch")
-    return [errors[-1]] + [float(getattr(cx, o)) for o in ctx.spec.objectives[1:]]
+            try:
+                put_attrs(storage_of(trial.study), trial_id(trial), {"errors": errors, "train_losses": losses})
+            except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale meanwhile: the first error goes on
+                pass
+        raise
+    out["train_losses"] = losses
+    return errors, out
 
 
 def real_trainer(net: "NetSpec", ctx: Context, on_epoch: Callable[[dict[str, float]], None],

@@ -142,10 +142,11 @@ def _worker_main(spec_path: str, url: str, n: int, worker: int, trainer: str | N
     from designspace.files import Terminated, _raise_terminated
     from designspace.logs import configure_from_env
 
+    from . import interrupts
     from . import worker as worker_mod
     from .storage import StorageUnreachable
 
-    worker_mod.INTERRUPTS_HEARD = heard
+    interrupts.HEARD = heard
     configure_from_env()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)  # like Ctrl-C: abandon and re-queue the trial

@@ -159,14 +159,27 @@ class TrialView:
     def slot_count(self) -> int:
         return self.count_before(float("inf"))
 
+    def finished_slots(self) -> int:
+        """How many slots' latest trial has finished (what a progress bar shows)."""
+        opened, dropped = self._open_slots()
+        dropped |= self._fin_dropped
+        fin = self._fin_slots
+        n = len(fin) - sum(1 for k in dropped if k in fin)
+        return n - sum(1 for k, t in opened.items() if k in fin and k not in dropped and t.number > fin[k].number)
+
     def twin(self, sid: str, key: int, number: int) -> "FrozenTrial | None":
-        """A slot below ``key`` whose latest trial (not trial ``number``) holds network ``sid``."""
+        """Another slot than ``key`` whose latest trial (not trial ``number``) holds network ``sid``.
+
+        Above ``key`` too: a trial whose draw was slow records its network after a later trial
+        with the same one looked for twins below it, found none and went on to train it.  Each
+        trial records its network before it looks, so of two trials with one network at least
+        one sees the other: at most one trains it (rarely neither: both drop their slots)."""
         opened, dropped = self._open_slots()
         dropped |= self._fin_dropped
         keys = set(self._fin_sid_keys.get(sid, ()))
         keys.update(k for k, t in opened.items() if (t.user_attrs.get("spec_id") or t.user_attrs.get("draw_id")) == sid)
         for k in sorted(keys):
-            if k >= key or k in dropped:
+            if k == key or k in dropped:
                 continue
             fin, op = self._fin_slots.get(k), opened.get(k)
             t = op if fin is None or (op is not None and op.number > fin.number) else fin
@@ -188,9 +201,13 @@ class TrialView:
         return HeldIds(self._fin_ids, extra)
 
     def waiting(self) -> bool:
+        return bool(self.waiting_ids())
+
+    def waiting_ids(self) -> list[int]:
+        """Trial ids of the queued (WAITING) trials, by number: the ones a worker takes first."""
         from optuna.trial import TrialState
 
-        return any(t.state == TrialState.WAITING for t in self.open.values())
+        return [trial_id(t) for _, t in sorted(self.open.items()) if t.state == TrialState.WAITING]
 
     def extra_holders(self, key: str) -> "list[FrozenTrial]":
         """The trials (finished or not, surplus excluded) that hold retrain ``key``, by number."""

@@ -4,27 +4,27 @@ One worker process runs :func:`work`.  Each turn of the loop reads the study (:c
 asks :class:`Worker` what to do next (a queued trial, a fresh draw from :mod:`.draws`, a retrain
 from :mod:`.extras`, wait, or stop), claims a trial for it with a heartbeat running, trains it
 through :func:`.objective.run_trial` and reports the outcome.  Every read and write of the
-storage beyond Optuna's public API goes through the storage facade (:mod:`.storage`).  A trial
-that another worker finished meanwhile (failed as stale while this one was starved) is left to
-its retry: this worker never crashes on it.
+storage beyond Optuna's public API goes through the storage facade (:mod:`.storage`); Ctrl-C is
+:mod:`.interrupts`' business.  A trial that another worker finished meanwhile (failed as stale
+while this one was starved) is left to its retry: this worker never crashes on it.
 """
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from .context import Context
 from .draws import (FALLBACK_AFTER, MAX_CONSECUTIVE_REJECTIONS, Proposer, RegimeDraws, grid_models_in_regime,
                     make_pruner, make_sampler)
 from .extras import plan_extras, stratified_ranks
 from .heartbeat import Heartbeat
-from .objective import REJECTED_ATTR, Context, Rejected, TrialFailed, load_trainer, run_trial
+from .interrupts import TrialInterrupts
+from .objective import REJECTED_ATTR, Rejected, TrialFailed, load_trainer, run_trial
 from .opening import SETUP_ATTR, check_setup, enqueue_baselines, open_study, setup_of
 from .spec import StudySpec
-from .storage import cached_trial, fail_stale, fix_params, put_attrs, storage_of, trial_id
+from .storage import cached_trial, fail_stale, finish_trial, fix_params, storage_of, take_trial, trial_id
 from .urls import mask, say
 from .view import SURPLUS_ATTR, HeldIds, TrialView, slots
 
@@ -36,14 +36,15 @@ __all__ = ["work", "Worker", "WorkerSummary", "open_study", "check_setup", "slot
            "FALLBACK_AFTER", "make_sampler", "make_pruner", "enqueue_baselines", "setup_of", "SETUP_ATTR",
            "grid_models_in_regime", "REJECTED_ATTR"]
 
-#: shared time of the last interrupt a worker process received (set by the parent's worker start)
-INTERRUPTS_HEARD: Any = None
 log = logging.getLogger(__name__)
 
 
 class Surplus(Exception):
     """The study already has ``n_trials`` slots: this trial is closed without training."""
 
+
+#: seconds between a worker's stale-trial checks (a grace period is many seconds; a check is a query)
+STALE_CHECK_S = 1.0
 
 #: what :meth:`Worker.next_job` answers besides a job: every slot is finished, or wait for running ones
 DONE, WAIT = "done", "wait"
@@ -62,6 +63,8 @@ class Claim:
     seed: int
     extra: str | None  # a retrain's key (``repeat:3:1``, ``fidelity:7``), else None
     baseline: bool
+    #: user and system attributes of its job, written with the trial's network (one transaction)
+    record: "tuple[dict[str, Any], dict[str, Any]]" = ({}, {})
 
 
 @dataclass
@@ -74,34 +77,6 @@ class WorkerSummary:
     surplus: int = 0
     interrupted: bool = False
     numbers: list[int] = field(default_factory=list)
-
-
-class _Interrupt:
-    """First Ctrl-C: finish the current trial, then stop.  Second: abandon it (re-queued)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.in_trial: int | None = None
-        self._old: Any = None
-
-    def __enter__(self) -> "_Interrupt":
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if INTERRUPTS_HEARD is not None:  # tell the parent when this interrupt arrived (see run_study)
-            INTERRUPTS_HEARD.value = time.time()
-        if self.requested or self.in_trial is None:
-            self.requested = True
-            raise KeyboardInterrupt
-        self.requested = True
-        say(f"designspace study: interrupt: finishing trial {self.in_trial}, then stopping "
-            "(Ctrl-C again abandons it)")
 
 
 class Worker:
@@ -124,6 +99,7 @@ class Worker:
         self.proposer: Proposer | None = None
         self.plan: dict[str, dict[str, Any]] | None = None
         self.waited = False
+        self._stale_checked = -float("inf")
         if spec.sampler == "grid":
             allowed = grid_models_in_regime(spec, self.ctx)
             if allowed != list(spec.grid_models):
@@ -135,7 +111,9 @@ class Worker:
     # ------------------------------------------------------------------ what next
     def next_job(self) -> "Job | str | None":
         """A job for a fresh trial (``None``: a queued trial or the sampler decides), :data:`WAIT` or :data:`DONE`."""
-        fail_stale(self.study, self.spec)
+        if time.monotonic() - self._stale_checked >= STALE_CHECK_S:
+            fail_stale(self.study, self.spec)
+            self._stale_checked = time.monotonic()
         view = self.view.refresh()
         if view.waiting() or view.slot_count() < self.n_trials:
             return self._draw_job()
@@ -183,33 +161,26 @@ class Worker:
         time.sleep(min(1.0, self.spec.heartbeat_interval))
 
     # ------------------------------------------------------------------ claim
-    def claim(self, job: "Job | None") -> Claim | None:
-        """Ask for a trial (a queued one first), start its heartbeat, give a fresh one ``job``'s network.
-
-        ``None``: another worker failed the trial before it got its network (a starved heartbeat)."""
-        import optuna
-
-        trial = self.study.ask()
+    def claim(self, job: "Job | None") -> Claim:
+        """Take a trial (a queued one first), start its heartbeat, give a fresh one ``job``'s network
+        (written with the network's record, :func:`.objective.run_trial`)."""
+        trial = take_trial(self.study, self.view.waiting_ids())
         tid = trial_id(trial)
-        # beat from the moment the trial exists: a trial whose worker dies before its first beat
-        # is failed by the stale check after the grace period, and a slow draw never looks dead
+        # the heartbeat runs from the moment the trial exists: a trial whose worker dies before its
+        # first beat is failed by the stale check after the grace period, a slow draw never looks dead
         beat = Heartbeat(self.study, tid, self.spec.heartbeat_interval).start()
-        ft = cached_trial(trial)  # read by ask() just now
+        ft = cached_trial(trial)  # read when the trial was taken
         ua, sa = dict(ft.user_attrs), dict(ft.system_attrs)
         fresh = not (ft.params or sa.get("fixed_params") or "failed_trial" in sa or ua.get("baseline") or ua.get("extra"))
+        record: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
         try:
             if fresh and job is not None:
                 p, uattrs, sattrs = job(trial.number)
-                put_attrs(self.storage, tid, uattrs, {**sattrs, "fixed_params": p})
+                record = (uattrs, {**sattrs, "fixed_params": p})
                 ua.update(uattrs)
                 ft.user_attrs.update(uattrs)  # what re-reading the trial would give, without the read
-                ft.system_attrs.update({**sattrs, "fixed_params": p})
+                ft.system_attrs.update(record[1])
                 trial = fix_params(trial, p)
-                fresh = False
-        except optuna.exceptions.UpdateFinishedTrialError:
-            beat.stop()
-            say(_stale_meanwhile(trial.number, self.spec), logging.WARNING)
-            return None
         except BaseException as e:  # the draw failed (the space exhausted, Ctrl-C twice)
             beat.stop()
             self._close_unassigned(trial, tid, e)
@@ -218,7 +189,7 @@ class Worker:
         key = int(sa.get("failed_trial", trial.number))
         seed = int(ua["extra_seed"]) if extra else (self.spec.seed + key) % 2**31
         self._beat = beat
-        return Claim(trial, tid, key, seed, extra, bool(ua.get("baseline")))
+        return Claim(trial, tid, key, seed, extra, bool(ua.get("baseline")), record)
 
     def _close_unassigned(self, trial: Any, tid: int, e: BaseException) -> None:
         """A fresh trial without a network holds nothing: closed as surplus."""
@@ -259,7 +230,8 @@ class Worker:
         self.ctx.schedule_override = dict(cached_trial(c.trial).user_attrs.get("extra_schedule") or {}) if c.extra else {}
         try:
             try:
-                values = run_trial(c.trial, self.ctx, lambda: self.admit(c), seed=c.seed, prune=not c.extra)
+                values, done = run_trial(c.trial, self.ctx, lambda: self.admit(c), seed=c.seed, prune=not c.extra,
+                                         record=c.record)
             finally:
                 self._beat.stop()
         except optuna.exceptions.UpdateFinishedTrialError:  # a write found it finished: failed as stale meanwhile
@@ -273,7 +245,7 @@ class Worker:
             raise
         finally:
             self.ctx.schedule_override = {}
-        if self._tell(c, values):
+        if self._tell(c, values, done):
             self.summary.complete += 1
             what = f" ({c.extra})" if c.extra else ""
             say(f"designspace study: trial {c.trial.number}{what} done: error {values[0]:.4f}"
@@ -341,42 +313,47 @@ class Worker:
         except (optuna.exceptions.UpdateFinishedTrialError, StorageUnreachable):
             return False
 
-    def _tell(self, c: Claim, values: Any) -> bool:
-        """Tell COMPLETE; ``False`` when another worker failed it as stale meanwhile (the storage's
-        compare-and-set state change keeps that one outcome: FAIL, with its retry queued)."""
+    def _tell(self, c: Claim, values: Any, done: dict[str, Any]) -> bool:
+        """Record ``done`` and COMPLETE; ``False`` when another worker failed the trial as stale
+        meanwhile (the storage's compare-and-set state change keeps that one outcome: FAIL, with
+        its retry queued)."""
         import optuna
         from optuna.trial import TrialState
 
+        error: Exception | None = None
         try:
-            self.study.tell(c.trial, values=values)
-            return True
-        except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
-            state = self.storage.get_trial(c.tid).state
-            if state == TrialState.COMPLETE:  # a retried tell whose first commit went through
+            if finish_trial(self.study, c.trial, values, done):
                 return True
-            if state == TrialState.FAIL:
-                return False
-            raise
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as e:
+            error = e
+        state = self.storage.get_trial(c.tid).state
+        if state == TrialState.COMPLETE:  # a retried write whose first commit went through
+            return True
+        if state == TrialState.FAIL:
+            return False
+        raise error or RuntimeError(f"trial {c.trial.number} could not be told COMPLETE (it is {state.name})")
 
 
 def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str | None = None,
          device: str | None = None, study: "optuna.Study | None" = None,
-         on_trial: "Callable[[], None] | None" = None, dataset: Any = None) -> WorkerSummary:
+         on_progress: "Callable[[int], None] | None" = None, dataset: Any = None) -> WorkerSummary:
     """Run trials of the study until it holds ``n_trials`` finished slots and its planned
-    retrains (``repeats``, ``fidelity``) are finished (or Ctrl-C); ``on_trial()`` runs after
-    each finished trial."""
+    retrains (``repeats``, ``fidelity``) are finished (or Ctrl-C); ``on_progress(finished)``
+    runs whenever the number of finished slots read from the study changes."""
     w = Worker(spec, url, n_trials, worker, trainer, device, study, dataset)
-    with _Interrupt() as intr:
+    shown = -1
+    with TrialInterrupts() as intr:
         while not intr.requested:
             job = w.next_job()
+            if on_progress is not None and w.view.finished_slots() != shown:
+                shown = w.view.finished_slots()
+                on_progress(shown)
             if job == DONE:
                 break
             if job == WAIT:
                 w.wait()
                 continue
             claim = w.claim(job)  # type: ignore[arg-type]
-            if claim is None:
-                continue
             intr.in_trial = claim.trial.number
             try:
                 counted = w.train(claim)
@@ -387,8 +364,6 @@ def work(spec: StudySpec, url: str, n_trials: int, worker: int = 0, trainer: str
                 intr.in_trial = None
             if counted:
                 w.summary.numbers.append(claim.trial.number)
-                if on_trial is not None:
-                    on_trial()
         else:
             w.summary.interrupted = True
             say(f"designspace study: worker {worker}: stopped after finishing its trial (interrupted)")

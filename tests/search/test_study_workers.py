@@ -140,6 +140,7 @@ def test_incremental_view_answers_as_a_full_read(tmp_path: Path, storage: str, s
         assert view.n == len(every)
         assert {k: t.number for k, t in view.slots().items()} == {k: t.number for k, t in full.items()}, step
         assert view.slot_count() == len(full)
+        assert view.finished_slots() == sum(1 for t in full.values() if t.state.is_finished())
         for key in range(len(every) + 2):
             assert view.count_before(key) == sum(1 for k in full if k < key)
         held = {t.user_attrs.get("spec_id") for t in every
@@ -148,7 +149,7 @@ def test_incremental_view_answers_as_a_full_read(tmp_path: Path, storage: str, s
         for t in every:
             key = int(t.system_attrs.get("failed_trial", t.number))
             sid = t.user_attrs["spec_id"]
-            brute = next((u for k, u in sorted(full.items()) if k < key and u.number != t.number
+            brute = next((u for k, u in sorted(full.items()) if k != key and u.number != t.number
                           and u.user_attrs.get("spec_id") == sid), None)
             got = view.twin(sid, key, t.number)
             assert (got and got.number) == (brute and brute.number), (step, t.number)
@@ -310,3 +311,41 @@ def test_a_live_trial_failed_as_stale_meanwhile_is_retried_once_and_the_worker_g
     assert held[0].number == 1 and held[0].system_attrs["failed_trial"] == 0
     assert len(trained([t for t in ts if t.state == TrialState.COMPLETE])) == 3
     assert summary.complete == 3 and summary.failed == 1
+
+
+def test_a_lower_trial_that_records_its_network_late_does_not_train_it_twice(tmp_path: Path) -> None:
+    """The narrow race of two parents whose samplers propose one network at once: trial A is
+    created first, but records its network only after trial B (created later, same network) was
+    admitted and trained.  B saw no twin below it; A must see B above it and stand down, so the
+    network is trained once."""
+    from optuna.trial import TrialState
+
+    from designspace.search.study import load_spec
+    from designspace.search.study.view import TrialView
+    from designspace.search.study.worker import Worker
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    spec = load_spec(tiny_spec(tmp_path / "r.toml", "r", 4))
+    fake = "designspace.search.study.objective:no_training"
+    a, b = (Worker(spec, url, 4, worker=i, trainer=fake) for i in range(2))
+    params, sid = a.draws(0, set())  # type: ignore[misc]
+
+    def same(number: int) -> tuple[dict, dict, dict]:
+        return params, {"draw_id": sid}, {}
+
+    def late(number: int) -> tuple[dict, dict, dict]:  # A's draw is slow: B runs its whole trial meanwhile
+        b.view.refresh()
+        cb = b.claim(same)
+        assert cb is not None and cb.trial.number > number
+        assert b.train(cb)
+        return same(number)
+
+    a.view.refresh()
+    ca = a.claim(late)
+    assert ca is not None
+    assert a.train(ca) is False and a.summary.surplus == 1
+    ts = trials(url, "r")
+    assert [(t.number, t.state) for t in ts] == [(0, TrialState.FAIL), (1, TrialState.COMPLETE)]
+    assert ts[0].system_attrs.get(SURPLUS_ATTR) and "duplicate of trial 1" in ts[0].user_attrs["reason"]
+    held = TrialView(a.study).refresh().slots()
+    assert [t.user_attrs["spec_id"] for t in held.values()] == [sid]

@@ -160,7 +160,9 @@ def test_schedule_from_dict_rejects_unknown_fields():
 
 def test_ema_follows_the_weights():
     model = nn.Linear(2, 1)
-    ema = train._EMA(model, decay=0.5)
+    from designspace.search.steps import EMA
+
+    ema = EMA(model, decay=0.5)
     start = model.weight.detach().clone()
     with torch.no_grad():
         model.weight.add_(1.0)

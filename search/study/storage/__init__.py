@@ -1,7 +1,8 @@
 """The storage facade: the one package of the study runtime that talks to Optuna's storages.
 
 Every read and write of trials that needs more than ``optuna.Study``'s public API goes through
-here: opening a storage (:func:`open_storage`), compare-and-set state changes, one-transaction
+here: opening a storage (:func:`open_storage`), taking and finishing a trial without re-reading
+the study (:func:`take_trial`, :func:`finish_trial`), compare-and-set state changes, one-transaction
 attribute writes (:func:`put_attrs`), stale-trial handling (:func:`fail_stale`), heartbeat ages,
 and the few private names of Optuna that the runtime reads (:func:`trial_id`, :func:`storage_of`,
 ...).  Those names are listed in :data:`PRIVATE`; ``tests/search/test_study_storage.py`` fails
@@ -31,10 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..urls import Scrub, install_scrub, is_url, mask, resolve
 from .access import (OPTUNA_CHECKED, PRIVATE, cached_trial, close_storage, fix_params, missing_private_names,
-                     rdb_backend, read_trials_since, storage_of, study_id, trial_id)
+                     rdb_backend, storage_of, study_id, trial_id)
 from .outage import Outage, StorageUnreachable
 from .rdb import atomic_rdb_storage, ping, put_attrs, retrying, wal
+from .reads import read_trials_since
 from .stale import HEARTBEAT_ATTR, fail_stale, heartbeat_ages
+from .trials import finish_trial, take_trial
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -44,7 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["mask", "Scrub", "resolve", "is_url", "open_storage", "serve_storage", "close_storage", "fail_stale",
            "heartbeat_ages", "put_attrs", "StorageUnreachable", "Outage", "trial_id", "storage_of", "study_id",
            "cached_trial", "fix_params", "rdb_backend", "read_trials_since", "atomic_rdb_storage", "OPTUNA_CHECKED",
-           "PRIVATE", "missing_private_names", "SQLITE_TIMEOUT_S", "HEARTBEAT_ATTR", "install_scrub"]
+           "PRIVATE", "missing_private_names", "SQLITE_TIMEOUT_S", "HEARTBEAT_ATTR", "install_scrub", "take_trial",
+           "finish_trial"]
 
 SQLITE_TIMEOUT_S = 120
 

@@ -9,7 +9,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
 __all__ = ["OPTUNA_CHECKED", "PRIVATE", "missing_private_names", "storage_of", "study_id", "trial_id", "cached_trial",
-           "fix_params", "rdb_backend", "read_trials_since", "close_storage"]
+           "fix_params", "rdb_backend", "close_storage"]
 
 
 #: Optuna versions (major.minor) whose private names (:data:`PRIVATE`) this module was checked against
@@ -17,7 +17,8 @@ OPTUNA_CHECKED = ("4.2", "4.3", "4.4", "4.5", "4.6", "5.0", "5.1")
 #: the private names of Optuna the runtime uses, all of them here: where -> attributes
 PRIVATE = {
     "optuna.storages._rdb.models": ("TrialModel", "TrialValueModel", "TrialUserAttributeModel",
-                                    "TrialSystemAttributeModel", "TrialParamModel"),
+                                    "TrialSystemAttributeModel", "TrialParamModel", "TrialIntermediateValueModel",
+                                    "StudyModel"),
     "optuna.storages._rdb.storage": ("_create_scoped_session",),
     "optuna.storages.RDBStorage": ("_get_trials", "_get_stale_trial_ids", "_create_new_trial", "_get_best_trial_id",
                                    "_set_trial_param", "scoped_session", "engine"),
@@ -95,15 +96,6 @@ def rdb_backend(storage: Any) -> Any:
 
     backend = getattr(storage, "_backend", storage)
     return backend if isinstance(backend, RDBStorage) and hasattr(backend, "_get_trials") else None
-
-
-def read_trials_since(study: "optuna.Study", open_ids: set[int], above_id: int) -> "list[optuna.trial.FrozenTrial]":
-    """Trials with ids above ``above_id`` and those in ``open_ids`` (one query on an RDB);
-    every trial elsewhere."""
-    backend = rdb_backend(study._storage)
-    if backend is None:
-        return study._storage.get_all_trials(study._study_id, deepcopy=False)
-    return backend._get_trials(study._study_id, None, open_ids, above_id)
 
 
 def close_storage(study: "optuna.Study | None") -> None:

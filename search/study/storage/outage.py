@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ..urls import mask
 
-__all__ = ["StorageUnreachable", "Outage", "with_retry"]
+__all__ = ["StorageUnreachable", "Outage", "with_retry", "call"]
 
 log = logging.getLogger("designspace.search.study.storage")
 
@@ -134,3 +134,9 @@ def with_retry(cls: type) -> type:
         method.__name__ = name
         setattr(cls, name, method)
     return cls
+
+
+def call(backend: Any, fn: Callable[[], Any]) -> Any:
+    """``fn()`` through the backend's outage retry, where it has one."""
+    outage = getattr(backend, "_outage", None)
+    return fn() if outage is None else outage.call(fn)

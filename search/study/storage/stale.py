@@ -9,7 +9,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from .access import rdb_backend
-from .rdb import call
+from .outage import call
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
