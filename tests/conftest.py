@@ -1,4 +1,11 @@
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))  # for `import oracles`
+
+# A shell without job control starts background commands (`pytest ... &`, CI scripts run with `&`)
+# with SIGINT ignored, and every child inherits the ignore: the tests that send Ctrl-C to a command
+# would then see it run on.  Restore Python's handler here, so the children start with the default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
