@@ -44,4 +44,7 @@ if __name__ == "__main__":
     for name in sys.argv[1:] or list(table):
         if name not in table:
             raise SystemExit(f"unknown study {name!r}: one of {', '.join(table)}")
+        if name.startswith("fmnist") and not any((HERE / name).glob("*.db")):
+            print(f"{name}: not run yet (no study database in studies/{name}); skipped", file=sys.stderr)
+            continue
         table[name]()
