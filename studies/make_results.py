@@ -1,7 +1,7 @@
 """Regenerate the recorded results of the studies in this folder from their study storage.
 
     python studies/make_results.py            # every study below
-    python studies/make_results.py fmnist_fidelity fmnist_a_vs_e fmnist_depth_width fmnist_effnet_lr fmnist_schedule fmnist_anynet_a_vs_e fmnist_regnetx \
+    python studies/make_results.py fmnist_fidelity fmnist_a_vs_e fmnist_depth_width fmnist_effnet_lr fmnist_regnetx_trends fmnist_schedule fmnist_anynet_a_vs_e fmnist_regnetx \
         fmnist_resnet_scaling fmnist_efficientnet_scaling flops_vs_speed
 
 For each study folder it writes, next to the TOML specs:
@@ -26,6 +26,7 @@ def studies() -> dict:
     from results.effnet import fmnist_efficientnet_scaling
     from results.effnet_lr import fmnist_effnet_lr
     from results.fidelity import fmnist_fidelity
+    from results.regnetx_trends import fmnist_regnetx_trends
     from results.resnet import fmnist_resnet_scaling
     from results.schedule import fmnist_schedule
     from results.spaces import fmnist_anynet_a_vs_e, fmnist_regnetx
@@ -35,7 +36,7 @@ def studies() -> dict:
             "fmnist_regnetx": fmnist_regnetx, "fmnist_resnet_scaling": fmnist_resnet_scaling,
             "fmnist_efficientnet_scaling": fmnist_efficientnet_scaling, "flops_vs_speed": flops_vs_speed,
             "fmnist_a_vs_e": fmnist_a_vs_e, "fmnist_depth_width": fmnist_depth_width,
-            "fmnist_effnet_lr": fmnist_effnet_lr}
+            "fmnist_effnet_lr": fmnist_effnet_lr, "fmnist_regnetx_trends": fmnist_regnetx_trends}
 
 
 if __name__ == "__main__":
