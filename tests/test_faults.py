@@ -538,21 +538,33 @@ def _journal_trials(path: Path, name: str) -> list:
     return optuna.load_study(study_name=name, storage=st).get_trials(deepcopy=False)
 
 
-@pytest.mark.parametrize("kind", ["journal", "sqlite"])
-def test_two_parents_on_one_storage_end_with_exactly_n(tmp_path, kind):
-    """Two ``study run --workers 2`` started at once on one journal file or SQLite file."""
-    spec = tiny_spec(tmp_path / "c.toml", "c", 12)
-    storage = tmp_path / ("c.journal" if kind == "journal" else "c.db")
+def _two_parents(spec, storage) -> list[str]:
+    """Two ``study run --workers 2`` started at once on one storage; each must end cleanly.
+    Returns their standard outputs."""
     e = env(fake=True, epoch_s=0.05)
     ps = [popen("study", "run", str(spec), "--workers", "2", "--storage", str(storage), env=e) for _ in range(2)]
+    outs = []
     for p in ps:
         out, err = p.communicate(timeout=400)
         assert p.returncode == 0, err
         _clean(err)
         assert "Error" not in err and "exited with code" not in err, err
+        outs.append(out)
+    return outs
+
+
+def _stored(storage, kind: str, name: str):
+    return _journal_trials(storage, name) if kind == "journal" else trials(f"sqlite:///{storage}", name)
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_two_parents_on_one_storage_end_with_exactly_n(tmp_path, kind):
+    """Two ``study run --workers 2`` started at once on one journal file or SQLite file."""
+    spec = tiny_spec(tmp_path / "c.toml", "c", 12)
+    storage = tmp_path / ("c.journal" if kind == "journal" else "c.db")
+    for out in _two_parents(spec, storage):
         assert "12/12 trials finished" in out, out
-    ts = _journal_trials(storage, "c") if kind == "journal" else trials(f"sqlite:///{storage}", "c")
-    _exactly(ts, 12)
+    _exactly(_stored(storage, kind, "c"), 12)
 
 
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
@@ -562,15 +574,8 @@ def test_two_tpe_parents_on_one_storage_train_no_network_twice(tmp_path, kind):
     study still ends with exactly n trials, none of its counted networks trained twice."""
     spec = tiny_spec(tmp_path / "t.toml", "t", 16, sampler={"name": "tpe", "n_startup_trials": 4})
     storage = tmp_path / ("t.journal" if kind == "journal" else "t.db")
-    e = env(fake=True, epoch_s=0.05)
-    ps = [popen("study", "run", str(spec), "--workers", "2", "--storage", str(storage), env=e) for _ in range(2)]
-    for p in ps:
-        out, err = p.communicate(timeout=400)
-        assert p.returncode == 0, err
-        _clean(err)
-        assert "Error" not in err and "exited with code" not in err, err
-    ts = _journal_trials(storage, "t") if kind == "journal" else trials(f"sqlite:///{storage}", "t")
-    _exactly(ts, 16)
+    _two_parents(spec, storage)
+    _exactly(_stored(storage, kind, "t"), 16)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)

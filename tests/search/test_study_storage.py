@@ -47,11 +47,17 @@ def race(a, b) -> list[tuple[object, object]]:
     return out
 
 
-@pytest.mark.parametrize("which", ["sqlite", "postgresql"])
-def test_a_trial_finished_and_failed_at_once_ends_one_way(tmp_path, which):
+def _url(tmp_path, which: str) -> str:
+    """The storage URL of ``which`` (sqlite, or the PostgreSQL server CI starts); skips without one."""
     url = dict(zip(["sqlite", "postgresql"], urls(tmp_path))).get(which)
     if url is None:
         pytest.skip("DESIGNSPACE_TEST_POSTGRES_URL is not set (CI sets it)")
+    return url
+
+
+@pytest.mark.parametrize("which", ["sqlite", "postgresql"])
+def test_a_trial_finished_and_failed_at_once_ends_one_way(tmp_path, which):
+    url = _url(tmp_path, which)
     name = f"race{os.getpid()}{tmp_path.name}"[:60]
     study = optuna.create_study(study_name=name, storage=url)
     ids = [study.ask()._trial_id for _ in range(N)]
@@ -147,9 +153,7 @@ def test_the_lean_read_gives_what_optuna_reads(tmp_path, which):
 
     from designspace.search.study.storage import read_trials_since
 
-    url = dict(zip(["sqlite", "postgresql"], urls(tmp_path))).get(which)
-    if url is None:
-        pytest.skip("DESIGNSPACE_TEST_POSTGRES_URL is not set (CI sets it)")
+    url = _url(tmp_path, which)
     name = f"lean{os.getpid()}{tmp_path.name}"[:60]
     st = atomic_rdb_storage()(url)
     study = optuna.create_study(study_name=name, storage=st, directions=["minimize", "maximize"])
@@ -189,9 +193,7 @@ def test_our_writes_store_what_optuna_stores(tmp_path, which, monkeypatch):
     import math
     import time
 
-    url = dict(zip(["sqlite", "postgresql"], urls(tmp_path))).get(which)
-    if url is None:
-        pytest.skip("DESIGNSPACE_TEST_POSTGRES_URL is not set (CI sets it)")
+    url = _url(tmp_path, which)
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
     try:
@@ -224,9 +226,7 @@ def test_our_writes_store_what_optuna_stores(tmp_path, which, monkeypatch):
 
 @pytest.mark.parametrize("which", ["sqlite", "postgresql"])
 def test_trials_created_at_once_are_numbered_in_turn(tmp_path, which):
-    url = dict(zip(["sqlite", "postgresql"], urls(tmp_path))).get(which)
-    if url is None:
-        pytest.skip("DESIGNSPACE_TEST_POSTGRES_URL is not set (CI sets it)")
+    url = _url(tmp_path, which)
     name = f"n{os.getpid()}{tmp_path.name}"[:60]
     sid = optuna.create_study(study_name=name, storage=url)._study_id
     one, two = atomic_rdb_storage()(url), atomic_rdb_storage()(url)
