@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent.parent  # studies/
 
+#: the pre-registered constants of the one-sample comparisons (depth_width, effnet_lr): TOST
+#: margin in points, alpha, and the chance error at or above which a run diverged
+MARGIN, ALPHA, CHANCE = 1.0, 0.05, 0.9
+
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
@@ -139,3 +143,24 @@ def baseline_lines(sampled, named, header: bool = True) -> list[str]:
     for _, r in named.iterrows():
         out.append(f"| {r['name']} ({r['space']}) | {r['error']:.4f} | {r['flops'] / 1e6:.2f}M | {(sampled['error'] < r['error']).mean():.0%} |")
     return out
+
+
+def one_sample(values, label: str) -> dict:
+    """t-test of mean = 0, TOST within +-MARGIN, bootstrap interval over the values (one per unit)."""
+    import numpy as np
+    from scipy import stats
+    from statsmodels.stats.weightstats import ttost_paired
+
+    v = np.asarray(values, float)
+    boot = np.random.default_rng(0).choice(v, (4000, v.size)).mean(axis=1)
+    return {"label": label, "n": v.size, "mean": v.mean(), "ci": np.quantile(boot, [0.025, 0.975]),
+            "p": stats.ttest_1samp(v, 0.0).pvalue, "tost": ttost_paired(v, np.zeros_like(v), -MARGIN, MARGIN)[0],
+            "negative": int((v < 0).sum())}
+
+
+def verdicts(tests: list[dict]) -> None:
+    from designspace.analysis.multiplicity import holm
+
+    for t, p in zip(tests, holm([t["p"] for t in tests])):
+        t["p_holm"] = p
+        t["verdict"] = "different" if p < ALPHA else "equivalent" if t["tost"] < ALPHA else "inconclusive"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .common import HERE, export, wall
+from .common import CHANCE, HERE, export, one_sample, verdicts, wall
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 STUDY = "fmnist_depth_width"
 SCHEDULES = (("short", "1 epoch"), ("long", "4 epochs"))
 NETWORKS, SEEDS = 30, 2  # the plan
-MARGIN, ALPHA, CHANCE = 1.0, 0.05, 0.9
 
 
 def network_errors(raw: "pd.DataFrame") -> "pd.DataFrame":
@@ -35,27 +34,6 @@ def deltas(nets: "pd.DataFrame") -> "pd.Series":
     return (scaled["depth"] - scaled["width"]).groupby("base").mean()
 
 
-def one_sample(values, label: str) -> dict:
-    """t-test of mean = 0, TOST within +-MARGIN, bootstrap interval over bases (the unit)."""
-    import numpy as np
-    from scipy import stats
-    from statsmodels.stats.weightstats import ttost_paired
-
-    v = np.asarray(values, float)
-    boot = np.random.default_rng(0).choice(v, (4000, v.size)).mean(axis=1)
-    return {"label": label, "n": v.size, "mean": v.mean(), "ci": np.quantile(boot, [0.025, 0.975]),
-            "p": stats.ttest_1samp(v, 0.0).pvalue, "tost": ttost_paired(v, np.zeros_like(v), -MARGIN, MARGIN)[0],
-            "negative": int((v < 0).sum())}
-
-
-def _verdicts(tests: list[dict]) -> None:
-    from designspace.analysis.multiplicity import holm
-
-    for t, p in zip(tests, holm([t["p"] for t in tests])):
-        t["p_holm"] = p
-        t["verdict"] = "different" if p < ALPHA else "equivalent" if t["tost"] < ALPHA else "inconclusive"
-
-
 def _result_lines(nets: dict) -> list[str]:
     import pandas as pd
 
@@ -64,7 +42,7 @@ def _result_lines(nets: dict) -> list[str]:
     tests = [one_sample(d["interaction"], "interaction: Delta(long) - Delta(short)"),
              one_sample(d["short"], "Delta at 1 epoch (depth - width)"),
              one_sample(d["long"], "Delta at 4 epochs (depth - width)")]
-    _verdicts(tests)
+    verdicts(tests)
     lines = ["", "| test (6 bases, the unit) | mean, points (95% bootstrap over bases) | bases < 0 | t-test p | "
              "p Holm | TOST p (margin 1.0) | verdict |", "|---|---|---|---|---|---|---|"]
     for t in tests:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .common import HERE, export, wall
-from .depth_width import CHANCE, one_sample
+from .common import CHANCE, HERE, export, one_sample, verdicts, wall
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,8 +60,6 @@ def _matched(g: "pd.DataFrame", m: str) -> "tuple[list[float], int]":
 
 
 def _comparisons(g: "pd.DataFrame") -> list[dict]:
-    from .depth_width import _verdicts
-
     tests = []
     w = g[g["phi"] > 0].pivot_table(index="phi", columns="method", values="seed2")
     for m in METHODS[1:]:
@@ -71,7 +68,7 @@ def _comparisons(g: "pd.DataFrame") -> list[dict]:
         d, n = _matched(g, m)
         if n >= 3:
             tests.append(one_sample(d, f"compound - {m}, matched FLOPs ({n} compound networks inside {m}'s range)"))
-    _verdicts(tests)
+    verdicts(tests)
     return tests
 
 
