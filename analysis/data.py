@@ -188,8 +188,8 @@ def from_study_export(df: "pd.DataFrame") -> "tuple[pd.DataFrame, int]":
     """Adapt a study export (``designspace study export`` / ``designspace.search.study.export_frame``) to
     the columns above; other tables pass through unchanged.
 
-    Keeps only trials that finished and count (``state == COMPLETE``, ``role == counted``),
-    maps ``baseline`` -> ``name`` (named-model baselines), ``spec_id`` -> ``id`` and
+    Keeps only trials that finished and count (``state == COMPLETE``, ``role`` ``counted``, or
+    ``reference``: a baseline the space cannot express, trained in the study's sibling), maps ``baseline`` -> ``name`` (named-model baselines), ``spec_id`` -> ``id`` and
     ``param_<p>`` -> ``<p>`` where those columns are not already there.  Returns the frame and
     the number of trials dropped.
     """
@@ -197,7 +197,7 @@ def from_study_export(df: "pd.DataFrame") -> "tuple[pd.DataFrame, int]":
     if "state" in df.columns:
         df = df[df["state"].astype(str) == "COMPLETE"]
     if "role" in df.columns:
-        df = df[df["role"].astype(str) == "counted"]
+        df = df[df["role"].astype(str).isin(["counted", "reference"])]
     renames = {"baseline": "name", "spec_id": "id"}
     renames.update({c: c[len("param_"):] for c in map(str, df.columns) if c.startswith("param_")})
     renames = {a: b for a, b in renames.items() if a in df.columns and b not in df.columns}

@@ -97,6 +97,7 @@ def _failed(args: argparse.Namespace, e: Exception) -> int:
 def _run(args: argparse.Namespace, storage: str | None) -> int:
     from designspace.search.study import load_spec, mask, resolve, run_study
     from designspace.search.study.export import status_text
+    from designspace.search.study.references import load_references
 
     from designspace.progress import bar
 
@@ -113,7 +114,7 @@ def _run(args: argparse.Namespace, storage: str | None) -> int:
 
         study = run_study(args.spec, n_trials=n_trials, storage=storage, workers=workers,
                           devices=devices, progress=progress, storage_retry_s=retry)
-    print(status_text(study, spec, n, mask(url)))
+    print(status_text(study, spec, n, mask(url), load_references(study)))
     return 0
 
 
@@ -150,12 +151,12 @@ def _devices(device: str | None, devices: str | None) -> list[str]:
 def _status(args: argparse.Namespace, storage: str | None) -> int:
     from designspace.search.study import load_study, mask
     from designspace.search.study.export import status_text
-
+    from designspace.search.study.references import load_references
     from designspace.search.study.storage import close_storage
 
     study, spec, url = load_study(args.spec, storage)
     try:
-        print(status_text(study, spec, spec.n_trials, mask(url)))
+        print(status_text(study, spec, spec.n_trials, mask(url), load_references(study)))
     finally:
         close_storage(study)
     return 0
@@ -164,13 +165,13 @@ def _status(args: argparse.Namespace, storage: str | None) -> int:
 def _export(args: argparse.Namespace, storage: str | None) -> int:
     from designspace.search.study import load_study
     from designspace.search.study.export import trials_frame, write_csv_atomic
-
+    from designspace.search.study.references import load_references
     from designspace.search.study.storage import close_storage
 
     check_output(args.output, "-o")
     study, spec, _ = load_study(args.spec, storage)
     try:  # an interrupted export closes its connections too: no -wal/-shm left beside the database
-        df = trials_frame(study, spec)
+        df = trials_frame(study, spec, load_references(study))
     finally:
         close_storage(study)
     where = write_csv_atomic(df, args.output)

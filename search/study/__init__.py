@@ -52,6 +52,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
                          warn_baselines_outside)
     from .context import Context
     from .opening import check_setup, enqueue_baselines, open_study
+    from .references import to_reference, train_references
     from .storage_input import check_storage
 
     spec = load_spec(spec_path)
@@ -73,11 +74,14 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     device_of = assign_devices(workers, list(devices or ([device] if device else [])))
     outside = baselines_outside(spec, ctx)
     warn_baselines_outside(spec, outside)
-    say_baselines_off_space(spec, ctx)
+    off_space = say_baselines_off_space(spec, ctx)
     log.info("%s", mask(f"designspace study: {spec.name}: {n} trials, {workers} worker(s), storage {url}"))
     study = open_study(spec, url)
     check_setup(study, spec)  # a resume whose spec changed a setting says so
-    enqueue_baselines(study, spec, outside)
+    refs = to_reference(study, off_space)
+    enqueue_baselines(study, spec, outside, skip=refs)
+    if refs:  # trained first, in a sibling study, so that every trial of this one is a point of the space
+        train_references(spec, url, refs, outside, trainer=trainer, device=device_of[0], dataset=dataset)
     if progress is not None:
         progress(_finished_count(study), n)
     if workers == 1:
@@ -153,6 +157,7 @@ def load_study(spec_path: str | Path, storage: str | None = None) -> tuple["optu
 def export_frame(spec_path: str | Path, storage: str | None = None) -> "pd.DataFrame":
     """One row per trial of the spec's study (see :func:`designspace.search.study.export.trials_frame`)."""
     from .export import trials_frame
+    from .references import load_references
 
     study, spec, _ = load_study(spec_path, storage)
-    return trials_frame(study, spec)
+    return trials_frame(study, spec, load_references(study))

@@ -100,11 +100,11 @@ def warn_baselines_outside(spec: StudySpec, outside: dict[str, str]) -> None:
 
 
 def say_baselines_off_space(spec: StudySpec, ctx: Context) -> list[str]:
-    """Say which enqueued baselines the study's space cannot express (returned): their trials carry
-    no parameters, so Optuna's fANOVA and mean-decrease-impurity importances need the space's
-    parameters named (``params=[...]``) and the dashboard's intersection search space is empty;
-    PED-ANOVA (Optuna's default, and the dashboard's) assesses them as they are.  A baseline the
-    space expresses carries the space's parameters (:func:`.fixed.as_space_point`)."""
+    """Say which enqueued baselines the study's space cannot express (returned): they are trained
+    in the sibling study ``NAME:references`` (:mod:`.references`), since a trial without the
+    space's parameters would empty the search space of Optuna's fANOVA and mean-decrease-impurity
+    importances and of the dashboard.  A baseline the space expresses carries the space's
+    parameters (:func:`.fixed.as_space_point`)."""
     from designspace import zoo
 
     from .fixed import as_space_point
@@ -120,6 +120,6 @@ def say_baselines_off_space(spec: StudySpec, ctx: Context) -> list[str]:
             continue
     if off:
         say(f"designspace study: {spec.path.name}: the space {spec.space} holds no network equal to "
-            f"{', '.join(off)}: trained as reference(s) without parameters; for fANOVA or MDI importances pass "
-            f"params={list(ctx.space.params)} (PED-ANOVA, Optuna's default, needs nothing)")
+            f"{', '.join(off)}: trained in the sibling study {spec.name}:references (no slot of n_trials), so that "
+            "every trial of this study is a point of the space (Optuna's importances, the dashboard)")
     return off

@@ -64,7 +64,8 @@ def _outside(t: "optuna.trial.FrozenTrial", spec: StudySpec) -> bool | None:
     return any(not lo <= float(ua[k]) <= hi for k, (lo, hi) in spec.constraints.items())
 
 
-def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
+def trials_frame(study: "optuna.Study", spec: StudySpec,
+                 references: "optuna.Study | None" = None) -> "pd.DataFrame":
     """One row per trial: state, role, spec, complexity, final and per-epoch errors, times, params.
 
     ``role`` is ``counted`` for the trial that holds one of the study's ``n_trials`` slots,
@@ -72,39 +73,21 @@ def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
     outside the constraints (not trained), ``surplus`` for a trial closed because the study was
     full, and ``repeat`` / ``fidelity`` for the retrains that ``repeats`` and ``fidelity`` ask for
     (``of`` is the trial whose network they retrain, ``seed`` the seed they ran with, ``extra``
-    their key).  Multi-objective studies get a ``pareto`` column over the complete counted trials.
+    their key).  The trials of the sibling study ``references`` (baselines the space cannot
+    express, :mod:`.references`) follow, role ``reference`` (``retried`` for their re-run ones),
+    numbered in their own study.  Multi-objective studies get a ``pareto`` column over the
+    complete counted trials.
     """
     import pandas as pd
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
+    refs = references.get_trials(deepcopy=False) if references is not None else []
     final = {t.number for t in slots(trials).values()} | _extra_final(trials)
-    rows: list[dict[str, Any]] = []
-    epochs = max((len(t.user_attrs.get("errors", [])) for t in trials), default=0)
-    for t in trials:
-        errs = list(t.user_attrs.get("errors", []))
-        row: dict[str, Any] = {"number": t.number, "state": t.state.name, "role": _kind(t, t.number in final)}
-        row.update({k: t.user_attrs.get(k) for k in _ATTRS})
-        row["error"] = errs[-1] if errs else None
-        for e in range(epochs):
-            row[f"error_epoch{e + 1}"] = errs[e] if e < len(errs) else None
-        for i, o in enumerate(spec.objectives):
-            row[f"value_{o}"] = t.values[i] if t.values else None
-        row["outside_regime"] = _outside(t, spec)
-        row["retry_of"] = t.system_attrs.get("failed_trial")
-        row["datetime_start"] = t.datetime_start
-        row["datetime_complete"] = t.datetime_complete
-        row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
-        row["versions"] = json.dumps(t.user_attrs["versions"], sort_keys=True) if "versions" in t.user_attrs else None
-        row["spec"] = t.user_attrs.get("spec")
-        for p, v in t.params.items():
-            row[f"param_{p}"] = v
-        # the values the network was built from, where the space canonicalised the draw (AnyNetX
-        # D/E sort widths and depths, group widths are capped, EfficientNet derives gamma)
-        sp = t.user_attrs.get("space_params")
-        for p, v in (sp.items() if isinstance(sp, dict) else ()):
-            row[f"param_{p}"] = v
-        rows.append(row)
+    ref_final = {t.number for t in slots(refs).values()}
+    epochs = max((len(t.user_attrs.get("errors", [])) for t in trials + refs), default=0)
+    rows = [_row(t, spec, _kind(t, t.number in final), epochs) for t in trials]
+    rows += [_row(t, spec, "reference" if t.number in ref_final else "retried", epochs) for t in refs]
     df = pd.DataFrame(rows)
     if spec.multi_objective and len(df):
         done = (df["state"] == TrialState.COMPLETE.name) & (df["role"] == "counted")
@@ -115,8 +98,36 @@ def trials_frame(study: "optuna.Study", spec: StudySpec) -> "pd.DataFrame":
     return df
 
 
-def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: str) -> str:
-    """Trials by state, best so far, an ETA for the rest."""
+def _row(t: "optuna.trial.FrozenTrial", spec: StudySpec, role: str, epochs: int) -> dict[str, Any]:
+    """One trial's row of :func:`trials_frame`."""
+    errs = list(t.user_attrs.get("errors", []))
+    row: dict[str, Any] = {"number": t.number, "state": t.state.name, "role": role}
+    row.update({k: t.user_attrs.get(k) for k in _ATTRS})
+    row["error"] = errs[-1] if errs else None
+    for e in range(epochs):
+        row[f"error_epoch{e + 1}"] = errs[e] if e < len(errs) else None
+    for i, o in enumerate(spec.objectives):
+        row[f"value_{o}"] = t.values[i] if t.values else None
+    row["outside_regime"] = _outside(t, spec)
+    row["retry_of"] = t.system_attrs.get("failed_trial")
+    row["datetime_start"] = t.datetime_start
+    row["datetime_complete"] = t.datetime_complete
+    row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
+    row["versions"] = json.dumps(t.user_attrs["versions"], sort_keys=True) if "versions" in t.user_attrs else None
+    row["spec"] = t.user_attrs.get("spec")
+    for p, v in t.params.items():
+        row[f"param_{p}"] = v
+    # the values the network was built from, where the space canonicalised the draw (AnyNetX
+    # D/E sort widths and depths, group widths are capped, EfficientNet derives gamma)
+    sp = t.user_attrs.get("space_params")
+    for p, v in (sp.items() if isinstance(sp, dict) else ()):
+        row[f"param_{p}"] = v
+    return row
+
+
+def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: str,
+                references: "optuna.Study | None" = None) -> str:
+    """Trials by state, best so far, an ETA for the rest; the references (:mod:`.references`) on a line."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
@@ -138,6 +149,8 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
     outside = sorted({t.user_attrs["baseline"] for t in counted if _outside(t, spec)})
     if outside:
         lines.append(f"  baselines outside the [constraints] (references, not in the sample): {', '.join(outside)}")
+    if references is not None:
+        lines.append(_references_line(references))
     owed = {"repeat": spec.repeats[0] * (spec.repeats[1] - 1) if spec.repeats else 0,
             "fidelity": spec.fidelity[0] if spec.fidelity else 0}
     owed_left = 0
@@ -171,6 +184,19 @@ def status_text(study: "optuna.Study", spec: StudySpec, n_trials: int, where: st
         lines.append("  running: " + "; ".join(parts))
     lines.append(_progress_line(left, owed_left, durations, len(live)))
     return "\n".join(lines)
+
+
+def _references_line(references: "optuna.Study") -> str:
+    """Each reference of the sibling study with its state (and error when complete)."""
+    from optuna.trial import TrialState
+
+    parts = []
+    for t in sorted(slots(references.get_trials(deepcopy=False)).values(), key=lambda t: t.number):
+        name = t.user_attrs.get("baseline", f"trial {t.number}")
+        done = t.state == TrialState.COMPLETE and t.values
+        parts.append(f"{name} error {t.values[0]:.4f}" if done else f"{name} {t.state.name.lower()}")
+    return (f"  references (study {references.study_name}, no slot of n_trials): "
+            + (", ".join(parts) if parts else "none yet"))
 
 
 def _progress_line(left: int, owed_left: int, durations: list[float], live: int) -> str:

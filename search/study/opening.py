@@ -79,12 +79,14 @@ def check_setup(study: "optuna.Study", spec: StudySpec) -> list[str]:
     return diffs
 
 
-def enqueue_baselines(study: "optuna.Study", spec: StudySpec, outside: "dict[str, str] | None" = None) -> None:
-    """Enqueue each ``spec.enqueue`` model once (skipped when a trial already trains it); one
-    outside the study's regime (``outside``: name -> why) carries ``outside_regime``."""
+def enqueue_baselines(study: "optuna.Study", spec: StudySpec, outside: "dict[str, str] | None" = None,
+                      skip: "list[str] | tuple[str, ...]" = ()) -> None:
+    """Enqueue each ``spec.enqueue`` model once (skipped when a trial already trains it, and the
+    names in ``skip``: the references a sibling study trains, :mod:`.references`); one outside
+    the study's regime (``outside``: name -> why) carries ``outside_regime``."""
     have = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False)}
     for name in spec.enqueue:
-        if name not in have:
+        if name not in have and name not in skip:
             attrs = {"baseline": name}
             if outside and name in outside:
                 attrs["outside_regime"] = outside[name]

@@ -32,7 +32,7 @@ def export(spec: Path, label: str) -> tuple["pd.DataFrame", "pd.DataFrame"]:
     from designspace.search.study import export_frame
 
     raw = export_frame(spec)
-    trained = raw[raw["role"].isin(["counted", "repeat", "fidelity"])].reset_index(drop=True)
+    trained = raw[raw["role"].isin(["counted", "reference", "repeat", "fidelity"])].reset_index(drop=True)
     trained.to_csv(spec.with_suffix(".csv"), index=False)
     df, _ = from_study_export(raw)
     df["space"] = label
