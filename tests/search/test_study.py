@@ -252,12 +252,14 @@ def test_scaling_space_trains_each_model_at_its_own_resolution(tmp_path: Path) -
     run_study(spec, trainer="test_study_helpers:recording_trainer")
     df = export_frame(spec)
     done = df[(df.role == "counted") & (df.state == "COMPLETE")]
-    assert len(done) == 12 and len(h.SEEN) == 12
+    # this space (base width and depth 0.25) cannot express efficientnet_b0: a reference, beside the 12
+    base = df[(df.role == "reference") & (df.state == "COMPLETE")]
+    assert len(done) == 12 and len(base) == 1 and len(h.SEEN) == 13
     # every network got images of its own size: the base (dataset) 32 px or a scaled-up one
     assert all(res == got for _, res, got in h.SEEN)
     res = {sid: r for sid, r, _ in h.SEEN}
-    base = done[done.origin == "baseline efficientnet_b0"]
-    assert len(base) == 1 and res[base.spec_id.iloc[0]] == 32  # baselines run at the data's resolution
+    assert base.origin.iloc[0] == "baseline efficientnet_b0"
+    assert res[base.spec_id.iloc[0]] == 32  # baselines run at the data's resolution
     sampled = done[done.origin.str.startswith("space")]
     for _, row in sampled.iterrows():  # resolution = round(32 * growth**phi) along the method's rule
         growth = {"compound": 1.15, "resolution": 2 ** 0.5}.get(row.param_scaling, 1.0)
