@@ -189,7 +189,8 @@ def from_study_export(df: "pd.DataFrame") -> "tuple[pd.DataFrame, int]":
     the columns above; other tables pass through unchanged.
 
     Keeps only trials that finished and count (``state == COMPLETE``, ``role`` ``counted``, or
-    ``reference``: a baseline the space cannot express, trained in the study's sibling), maps ``baseline`` -> ``name`` (named-model baselines), ``spec_id`` -> ``id`` and
+    ``reference``: a baseline the space cannot express, trained in the study's sibling), maps
+    ``baseline`` -> ``name`` (named-model baselines), ``spec_id`` -> ``id`` and
     ``param_<p>`` -> ``<p>`` where those columns are not already there.  Returns the frame and
     the number of trials dropped.
     """

@@ -78,7 +78,7 @@ def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str |
     log.info("%s", mask(f"designspace study: {spec.name}: {n} trials, {workers} worker(s), storage {url}"))
     study = open_study(spec, url)
     check_setup(study, spec)  # a resume whose spec changed a setting says so
-    refs = to_reference(study, off_space)
+    refs = to_reference(study, off_space) if off_space else []  # reads the trials only where needed
     enqueue_baselines(study, spec, outside, skip=refs)
     if refs:  # trained first, in a sibling study, so that every trial of this one is a point of the space
         train_references(spec, url, refs, outside, trainer=trainer, device=device_of[0], dataset=dataset)
