@@ -111,9 +111,13 @@ def run_matrix(df: "pd.DataFrame", order: "pd.Series | None" = None) -> tuple[np
 
 
 def cluster_means(R: np.ndarray, k: np.ndarray, n_boot: int, rng: np.random.Generator,
-                  chunk: int = 100) -> np.ndarray:
+                  chunk: int = 100, q: float | None = None) -> np.ndarray:
     """``n_boot`` two-stage cluster-bootstrap means of network means: resample networks with
-    replacement, then each drawn network's runs with replacement, average runs, then networks."""
+    replacement, then each drawn network's runs with replacement, average runs, then networks.
+    With ``q`` (in [0, 1]) each resample gives the ``q`` quantile of its network means instead
+    of their mean (``q=0.1``: the best-decile error)."""
+    if q is not None and not 0 <= q <= 1:
+        raise AnalysisInputError("q", f"must be a quantile in [0, 1], got {q}")
     n, out = k.size, np.empty(n_boot)
     cols = np.arange(R.shape[1])
     for s in range(0, n_boot, chunk):
@@ -123,5 +127,6 @@ def cluster_means(R: np.ndarray, k: np.ndarray, n_boot: int, rng: np.random.Gene
         run = (rng.random((b, n, R.shape[1])) * kk[..., None]).astype(int)
         vals = R[net[..., None], run]
         use = cols[None, None, :] < kk[..., None]
-        out[s:s + b] = (np.where(use, vals, 0.0).sum(axis=2) / kk).mean(axis=1)
+        nets = np.where(use, vals, 0.0).sum(axis=2) / kk
+        out[s:s + b] = nets.mean(axis=1) if q is None else np.quantile(nets, q, axis=1)
     return out

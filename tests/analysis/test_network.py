@@ -38,6 +38,29 @@ def test_cluster_means_resample_networks_then_runs():
     assert (np.round(b, 6) == 0.5).any() and (np.round(b, 6) == 0.1).any()
 
 
+def test_cluster_quantile_interval_covers_a_known_best_decile():
+    """Known truth: network means ~ N(0, 1 + 0.5**2 / 2) (2 runs each, run noise sd 0.5), so the
+    true 10th percentile of network means is sqrt(1.125) * Phi^-1(0.1).  The 95% percentile
+    interval of the two-stage bootstrap of the 10th percentile covers it about 95% of the time."""
+    from scipy import stats
+
+    truth = np.sqrt(1.125) * stats.norm.ppf(0.1)
+    rng = np.random.default_rng(7)
+    hits, sims = 0, 200
+    for _ in range(sims):
+        mu = rng.normal(0, 1, 200)
+        R = mu[:, None] + rng.normal(0, 0.5, (200, 2))
+        b = cluster_means(R, np.full(200, 2), 600, rng, q=0.1)
+        lo, hi = np.quantile(b, [0.025, 0.975])
+        hits += lo <= truth <= hi
+    assert 0.89 <= hits / sims <= 0.99  # binomial sd at 0.95 and 200 sims: 0.015
+    R = np.array([[0.1, 0.3], [0.5, np.nan], [0.9, np.nan]])
+    lows = cluster_means(R, np.array([2, 1, 1]), 500, np.random.default_rng(0), q=0.0)
+    assert set(np.round(lows, 6)) <= {0.1, 0.2, 0.3, 0.5, 0.9}  # the smallest network mean of each resample
+    with pytest.raises(ValueError, match="q"):
+        cluster_means(R, np.array([2, 1, 1]), 10, np.random.default_rng(0), q=1.5)
+
+
 def test_spec_mismatches_are_flagged_and_replaced(two_spaces):
     df = two_spaces[two_spaces["space"] == "anynet_a"].reset_index(drop=True)
     assert spec_mismatches(df) == {}
