@@ -115,6 +115,8 @@ def _row(t: "optuna.trial.FrozenTrial", spec: StudySpec, role: str, epochs: int)
     row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
     row["versions"] = json.dumps(t.user_attrs["versions"], sort_keys=True) if "versions" in t.user_attrs else None
     row["spec"] = t.user_attrs.get("spec")
+    if "threads" in t.user_attrs:  # CPU intra-op threads (a column only where a trial recorded them)
+        row["threads"] = t.user_attrs["threads"]
     for p, v in t.params.items():
         row[f"param_{p}"] = v
     # the values the network was built from, where the space canonicalised the draw (AnyNetX

@@ -172,6 +172,9 @@ def run_trial(trial: "optuna.Trial", ctx: Context, admit: Callable[[], None], se
         done.update(measure(net, device=dev if dev != "none" else "cpu", batch=min(batch, 64), rounds=5).record())
     done.update(device=str(out.get("device", "")), images_per_s=float(out.get("images_per_s", 0.0)),
                 wall_seconds=time.perf_counter() - t0, versions=versions())
+    threads = (out.get("costs") or {}).get("threads")
+    if threads:  # CPU runs are bitwise reproducible for a given thread count: keep it with the result
+        done["threads"] = int(threads)
     if not errors:
         put_attrs(storage_of(trial.study), trial_id(trial), done)
         raise TrialFailed("the trainer reported no epoch")

@@ -281,6 +281,7 @@ def test_export_lists_the_parameters_the_network_was_built_from(tmp_path: Path) 
         ws = [row[f"param_w{i}"] for i in range(1, 5)]  # before the group-width compatibility rounding
         assert ws == sorted(ws)
     assert (done.params > 1000).all()  # the parameter count, not the space's assignment
+    assert "threads" not in df  # a trainer that reports no thread count adds no column (older exports stay as they were)
 
 
 # ----------------------------------------------------------------- random draws inside the regime

@@ -55,13 +55,18 @@ def _without_params(study: optuna.Study, number: int) -> optuna.Study:
     return copy
 
 
-def test_a_baseline_in_the_space_carries_its_parameters_and_every_importance_assesses_them(tmp_path: Path) -> None:
+def test_a_baseline_in_the_space_carries_its_parameters_and_every_importance_assesses_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # real training on digits, one epoch: 5 drawn networks and regnetx_002, which regnetx holds
     spec = tiny_spec(tmp_path / "imp.toml", "imp", 6, enqueue=["regnetx_002"],
                      schedule={"epochs": 1, "batch_size": 512, "lr": 0.1})
+    monkeypatch.setenv("DESIGNSPACE_THREADS", "1")
     study = run_study(spec)
     done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(done) == 6
+    # each CPU run keeps its thread count (its digits depend on it); the export shows it
+    assert {t.user_attrs.get("threads") for t in done} == {1}
+    assert set(export_frame(spec).query("state == 'COMPLETE'")["threads"]) == {1}
     base = next(t for t in done if t.user_attrs.get("baseline") == "regnetx_002")
     drawn = [t for t in done if not t.user_attrs.get("baseline")]
     # the baseline's values are a point of the space, with the distributions a drawn trial has ...
