@@ -150,7 +150,9 @@ def test_diverged_trial_is_recorded_failed_and_the_study_goes_on(tmp_path: Path)
 def test_ctrl_c_finishes_the_current_trial_then_resume_completes(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path / "int.toml", "int", 4)
     url = f"sqlite:///{tmp_path / 'int.db'}"
-    p = popen("study", "run", str(spec), env=env(fake=True, epoch_s=0.5))
+    # epochs of 1.5 s: the poll below must see a trial between its two epochs even on a loaded
+    # machine (at 0.5 s a run beside two trainers and a niced suite missed every window)
+    p = popen("study", "run", str(spec), env=env(fake=True, epoch_s=1.5))
     deadline = time.time() + 60
     while time.time() < deadline:
         if (tmp_path / "int.db").exists():
