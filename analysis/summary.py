@@ -2,16 +2,19 @@
 
 ::
 
-    {"version": 1,
+    {"version": 2,
      "groups": {NAME: {"networks", "runs", "diverged", "seed_sd": {median, q1, q3, max, pooled} | null,
-                       "retest_d": {"estimate", "ci": [lo, hi]} | null}},
+                       "retest_d": {"estimate", "swap_median", "swap_upper", "p"} | null}},
      "comparisons": [{"a", "b", "unit": "network", "n_a", "n_b", "ks": {"d", "p", "p_holm"},
                       "mannwhitney": {"p", "p_holm"}, "mean_diff": {"estimate", "ci"},
                       "tost": {"margin", "p"}, "verdict", "mde": {"ks_d", "mean_diff"}}],
      "trends": {NAME: {PARAM: {"best_range": [lo, hi] | null, "importance": float | null}}}}
 
 Errors, sds and differences are in percentage points; ``mean_diff`` is B minus A; p-values are
-Holm-adjusted over all comparisons of the call.  ``best_range`` is null below
+Holm-adjusted over all comparisons of the call.  ``retest_d`` is the KS distance between the
+first and second seeds of the repeated networks, with its seed-swap reference (median and 95%
+quantile under random swaps of each network's two runs) and swap p-value (version 1 gave it a
+bootstrap interval instead, which was biased: :mod:`.noise`).  ``best_range`` is null below
 :data:`designspace.analysis.trends.MIN_NETWORKS` networks; ``importance`` is null when the joint
 fit has too few networks.  See :mod:`.network`, :mod:`.noise`, :mod:`.verdict`, :mod:`.trends`.
 """
@@ -32,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Group", "network_groups", "summarize", "check_options", "JSON_VERSION"]
 
-JSON_VERSION = 1
+JSON_VERSION = 2
 
 
 @dataclass
@@ -82,7 +85,11 @@ def network_groups(df: "pd.DataFrame", by: str | None = None, num_classes: int |
 def _group_json(g: Group) -> dict[str, Any]:
     return {"networks": int(len(g.table)), "runs": int(g.k.sum()), "diverged": int(g.table["diverged"].sum()),
             "seed_sd": g.noise.as_points() if g.noise is not None else None,
-            "retest_d": {"estimate": g.retest.d, "ci": list(g.retest.ci)} if g.retest is not None else None}
+            "retest_d": _retest_json(g.retest) if g.retest is not None else None}
+
+
+def _retest_json(r: "Retest") -> dict[str, float]:
+    return {"estimate": r.d, "swap_median": r.swap_median, "swap_upper": r.swap_upper, "p": r.p}
 
 
 def _trends_json(g: Group, n_boot: int, seed: int) -> dict[str, Any]:

@@ -90,12 +90,12 @@ def summary_lines(summary: dict) -> list[str]:
     from designspace.analysis.verdict import verdict_sentence
 
     lines = ["", "## Comparison on network means (designspace.analysis.summarize)", "",
-             "| group | networks | runs | diverged runs | seed sd median (q1-q3, max), pooled | retest distance (95% CI) |",
+             "| group | networks | runs | diverged runs | seed sd median (q1-q3, max), pooled | retest distance (seed swaps: median, 95%; p) |",
              "|---|---|---|---|---|---|"]
     for n, g in summary["groups"].items():
         sd, rt = g["seed_sd"], g["retest_d"]
         sd_t = f"{sd['median']:.2f} ({sd['q1']:.2f}-{sd['q3']:.2f}, {sd['max']:.2f}), {sd['pooled']:.2f}" if sd else "-"
-        rt_t = f"{rt['estimate']:.3f} ({rt['ci'][0]:.3f}-{rt['ci'][1]:.3f})" if rt else "-"
+        rt_t = f"{rt['estimate']:.3f} ({rt['swap_median']:.3f}, {rt['swap_upper']:.3f}; {rt['p']:.2g})" if rt else "-"
         lines.append(f"| {n} | {g['networks']} | {g['runs']} | {g['diverged']} | {sd_t} | {rt_t} |")
     lines += ["", "| A | B | KS D | p | p Holm | Mann-Whitney p | mean B - A (points, 95% cluster bootstrap) | "
               "TOST p | detectable KS D / mean | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -145,8 +145,10 @@ def test_cli_json_has_the_documented_structure(tmp_path, two_spaces, capsys):
     assert main(["analyze", str(a), str(b), "-o", str(tmp_path / "r.html"), "--json", "-", "--bootstrap", "50",
                  "--margin", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["version"] == 1 and set(out) == {"version", "groups", "comparisons", "trends"}
+    assert out["version"] == 2 and set(out) == {"version", "groups", "comparisons", "trends"}
     assert set(out["groups"]["anynet_a"]) == {"networks", "runs", "diverged", "seed_sd", "retest_d"}
+    rt = out["groups"]["anynet_a"]["retest_d"]
+    assert rt is None or set(rt) == {"estimate", "swap_median", "swap_upper", "p"}
     c = out["comparisons"][0]
     assert set(c) == {"a", "b", "unit", "n_a", "n_b", "ks", "mannwhitney", "mean_diff", "tost", "verdict", "mde"}
     assert (c["a"], c["b"], c["unit"], c["tost"]["margin"]) == ("anynet_a", "anynet_e", "network", 1.0)

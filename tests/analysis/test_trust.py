@@ -31,15 +31,34 @@ def test_seed_noise_recovers_the_known_sd_and_one_erratic_network_does_not_make_
     assert classic > 1.0 and wild.pooled < 0.8  # the robust estimate ignores the one erratic network
 
 
-def test_retest_distance_of_pure_seed_noise_and_its_interval():
+def _pairs(rng, m, seed_sd, shift=0.0):
+    mu = rng.normal(20, 2, m)
+    return [mu_i + np.array([0.0, shift]) + rng.normal(0, seed_sd, 2) for mu_i in mu]
+
+
+def test_retest_swap_p_value_equals_scipys_exact_paired_permutation_test():
     rng = np.random.default_rng(2)
-    mu = rng.normal(20, 2, 80)
-    runs = [m + rng.normal(0, 0.3, 2) for m in mu]
-    r = retest_distance(runs, n_boot=300, seed=0)
-    assert r.networks == 80 and r.ci[0] <= r.d <= r.ci[1] and r.d < 0.2
-    noisy = retest_distance([m + rng.normal(0, 4, 2) for m in mu], n_boot=300, seed=0)
-    assert noisy.d > r.d
+    runs = _pairs(rng, 10, 1.5, shift=1.0)
+    r = retest_distance(runs, n_boot=20000, seed=0)
+    x, y = np.array([p[0] for p in runs]), np.array([p[1] for p in runs])
+    exact = stats.permutation_test((x, y), lambda a, b: stats.ks_2samp(a, b).statistic, vectorized=False,
+                                   permutation_type="samples", alternative="greater", n_resamples=np.inf)
+    assert r.networks == 10 and r.d == pytest.approx(stats.ks_2samp(x, y).statistic)
+    assert r.p == pytest.approx(exact.pvalue, abs=0.01)
+    assert r.swap_median <= r.swap_upper <= 1
     assert retest_distance(runs[:3]) is None  # too few networks with two runs
+
+
+def test_retest_reference_holds_its_level_when_seeds_are_exchangeable_and_flags_a_shifted_seed():
+    """Known truth: 20 networks, seed noise only (the case where the old bootstrap interval missed its
+    own estimate); then the second seed's runs shifted by 2 sd (a changed code version, say)."""
+    rng = np.random.default_rng(5)
+    null = [retest_distance(_pairs(rng, 20, 1.5), n_boot=200, seed=i) for i in range(300)]
+    below = np.mean([r.d <= r.swap_upper for r in null])
+    rejected = np.mean([r.p < 0.05 for r in null])
+    assert below >= 0.93 and rejected <= 0.07
+    shifted = [retest_distance(_pairs(rng, 20, 1.5, shift=3.0), n_boot=200, seed=i) for i in range(100)]
+    assert np.mean([r.p < 0.05 for r in shifted]) > 0.8
 
 
 @pytest.mark.parametrize("n_a, n_b", [(30, 30), (60, 100)])

@@ -49,6 +49,11 @@ def test_tests_equal_scipy_on_the_averaged_table_and_holm_spans_all_comparisons(
         multipletests(mw_p, method="holm")[1])
     g = out["groups"]["a"]
     assert g["networks"] == 25 and g["runs"] == int((df["space"] == "a").sum())
+    first_two = df[df["space"] == "a"].groupby("id", sort=False)["error"].agg(list)
+    pairs = [r[:2] for r in first_two if len(r) >= 2]
+    rt = g["retest_d"]  # the first and second run of each repeated network, as scipy's KS sees them
+    assert rt["estimate"] == pytest.approx(stats.ks_2samp([p[0] for p in pairs], [p[1] for p in pairs]).statistic)
+    assert 0 <= rt["swap_median"] <= rt["swap_upper"] <= 1 and 0 < rt["p"] <= 1
     json.dumps(out)  # plain JSON types
 
 
