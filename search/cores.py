@@ -2,16 +2,23 @@
 
 Threads.  PyTorch gives every process all the cores; two training processes on one machine then
 oversubscribe it (each OpenMP team spins for cores the other holds: on 2 cores two study workers
-that each took both cores ran about 15x slower than one alone).  Every designspace training
-process (a study worker, a population worker, ``train``) registers itself in a folder of its own
-process group (:func:`register`): one command and the workers it spawns, the tree a shell starts
-as one job.  Before each model it takes ``cores // live trainers of this group`` threads
-(:func:`share_threads`).  Trainers of other commands, other shells and other users are never
-counted, so the choice is the same on an idle and on a shared machine; to share the cores between
-two commands started separately, give each a thread count.  A thread count the user chose is
-respected, never overridden: ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``DESIGNSPACE_THREADS`` in
-the environment, an explicit ``threads=``, or a ``torch.set_num_threads`` call made after this
-module was imported.
+that each took both cores ran about 15x slower than one alone, and two study commands started
+side by side ran their trials 3-7x slower).  Every designspace training process (a study worker,
+a population worker, ``train``) registers itself (:func:`register`) in this user's trainer
+registry on this machine, in the folder of its process group (one command and the workers it
+spawns).  Before each model it takes ``cores // live trainers`` threads, counting the live
+trainers of *every* command of this user on the machine (:func:`share_threads`): two commands
+started separately, two ``&`` jobs of one shell, two terminals, share the cores without being
+told.  Other users' trainers are not counted.  A process that already runs a model keeps its
+threads until its next model, so a command started beside it oversubscribes for at most one
+model.  A run's digits depend on its thread count, so every study trial records the count it
+used (``threads`` in the export); to rerun it bitwise, give that count.  A thread count the user
+chose is respected, never overridden: ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` /
+``DESIGNSPACE_THREADS`` in the environment, an explicit ``threads=``, or a
+``torch.set_num_threads`` call made after this module was imported.
+
+Each registration names its process and the process's start time (Linux ``/proc``), so a
+registration left by a killed trainer is dropped even after its pid is reused.
 
 Devices.  ``--devices cuda:0,cuda:1`` pins worker ``i`` to ``devices[i % len(devices)]``
 (:func:`assign_devices`); several workers may share one GPU.
@@ -51,36 +58,54 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def registry_dir() -> Path:
-    """The folder of this process group's trainers (per user, per group: see the module docstring)."""
+def _user_dir() -> Path:
+    """This user's trainer registry on this machine (one folder per process group inside)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     user = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(base) / f"designspace-trainers-{user}"
+
+
+def registry_dir() -> Path:
+    """The folder of this process group's trainers (see the module docstring)."""
     group = os.getpgid(0) if hasattr(os, "getpgid") else os.getpid()
-    return Path(base) / f"designspace-trainers-{user}" / f"group-{group}"
+    return _user_dir() / f"group-{group}"
 
 
-def _alive(pid: int) -> bool:
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22); '' where
+    there is no ``/proc``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": field 3 onwards
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _alive(pid: int, started: str = "") -> bool:
+    """Whether the registered trainer ``pid`` (started at ``started``, if known) still runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    now = _start_time(pid)
+    return not (started and now and now != started)  # a different start time: the pid was reused
 
 
 def register() -> None:
-    """Announce this process as a trainer of its process group (until it exits)."""
+    """Announce this process as a trainer (until it exits)."""
     global _registered
     _note_torch_threads()
     if _registered is not None:
         return
     d = registry_dir()
-    for _ in range(3):  # the group's last trainer may remove the folder between mkdir and touch
+    for _ in range(3):  # the group's last trainer may remove the folder between mkdir and write
         with contextlib.suppress(OSError):
             d.mkdir(parents=True, exist_ok=True)
             p = d / str(os.getpid())
-            p.touch()
+            p.write_text(_start_time(os.getpid()))
             _registered = p
             atexit.register(unregister)
             return
@@ -97,20 +122,31 @@ def unregister() -> None:
 
 
 def live_processes() -> int:
-    """This process group's registered trainers that are still alive (stale entries are
-    removed); at least 1."""
+    """This user's registered trainers on this machine that are still alive, every command's
+    (stale registrations are removed); at least 1."""
     n = 0
-    d = registry_dir()
     with contextlib.suppress(OSError):
-        for p in d.iterdir():
-            if not p.name.isdigit():
-                continue
-            if _alive(int(p.name)):
-                n += 1
-            else:
-                with contextlib.suppress(OSError):
-                    p.unlink()
+        for group in _user_dir().iterdir():
+            with contextlib.suppress(OSError):
+                for p in group.iterdir():
+                    if p.name.isdigit():
+                        n += _count_or_drop(p)
     return max(1, n)
+
+
+def _count_or_drop(p: Path) -> int:
+    """1 for a live trainer's registration; a stale one is removed and counts 0."""
+    try:
+        started = p.read_text().strip()
+    except OSError:
+        return 0
+    if _alive(int(p.name), started):
+        return 1
+    with contextlib.suppress(OSError):
+        p.unlink()
+    with contextlib.suppress(OSError):
+        p.parent.rmdir()  # its group's last registration
+    return 0
 
 
 def thread_choice(threads: int | None = None) -> tuple[int, str]:
@@ -127,10 +163,11 @@ def thread_choice(threads: int | None = None) -> tuple[int, str]:
     current = torch.get_num_threads()
     if _torch_threads_at_import is not None and current != _torch_threads_at_import and current != _last_set:
         return current, "torch.set_num_threads"
-    share = max(1, usable_cores() // live_processes())
+    cores, live = usable_cores(), live_processes()
+    share = max(1, cores // live)
     if _torch_threads_at_import is not None:
         share = min(share, max(_torch_threads_at_import, 1))
-    return share, f"{usable_cores()} cores / {live_processes()} training process(es) of this command"
+    return share, f"{cores} cores / {live} training process(es) on this machine"
 
 
 _last_set: int | None = None

@@ -73,8 +73,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="population: training processes (default 1); one model: DataLoader workers when data is "
                         "streamed (default 4)")
     p.add_argument("--devices", default=None, help="population: comma-separated devices, worker i on devices[i %% n] (default: --device for every worker)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / processes, "
-                   "or OMP_NUM_THREADS)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / this user's "
+                   "training processes on the machine, or OMP_NUM_THREADS)")
     p.add_argument("--out", "-o", default=None, help="one model: result JSON (atomic; - for stdout); a population: "
                    "results JSON lines, appended as models finish (required; default for one model: no file)")
 

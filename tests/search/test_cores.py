@@ -84,19 +84,47 @@ def test_live_trainers_divide_the_cores(monkeypatch, tmp_path):
     assert cores.live_processes() == 1  # nobody: still at least 1
 
 
-def test_trainers_of_another_command_are_not_counted(monkeypatch, tmp_path):
-    """Another user's or another shell's trainers (another process group) never change this
-    command's thread count: the choice is the same on an idle and on a shared machine."""
+def test_trainers_of_other_commands_share_the_cores(monkeypatch, tmp_path):
+    """Two commands started separately (another shell, two ``&`` jobs: other process groups)
+    count each other's trainers, so they share the cores instead of each taking all of them."""
     env = _eight_cores(monkeypatch, tmp_path)
     procs = [subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True, env=env,
                               start_new_session=True) for _ in range(3)]
     try:
         for p in procs:
             assert p.stdout.readline().strip() == "ok"
-        assert len(list((tmp_path / f"designspace-trainers-{os.getuid()}").iterdir())) == 3  # they did register
-        assert cores.live_processes() == 1
-        assert cores.thread_choice() == (8, "8 cores / 1 training process(es) of this command")
+        assert len(list((tmp_path / f"designspace-trainers-{os.getuid()}").iterdir())) == 3  # 3 process groups
+        assert cores.thread_choice() == (2, "8 cores / 3 training process(es) on this machine")
     finally:
         for p in procs:
+            p.kill()
+            p.wait()
+    assert cores.thread_choice() == (8, "8 cores / 1 training process(es) on this machine")
+    assert not list((tmp_path / f"designspace-trainers-{os.getuid()}").iterdir())  # stale groups removed
+
+
+def test_other_users_and_reused_pids_are_not_counted(monkeypatch, tmp_path):
+    _eight_cores(monkeypatch, tmp_path)
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
+    try:
+        other_user = tmp_path / f"designspace-trainers-{os.getuid() + 1}" / "group-1"
+        other_user.mkdir(parents=True)
+        (other_user / str(sleepers[0].pid)).write_text("")
+        mine = tmp_path / f"designspace-trainers-{os.getuid()}"
+        regs = [mine / f"group-{i}" / str(p.pid) for i, p in enumerate(sleepers)]
+        for r, p in zip(regs, sleepers):
+            r.parent.mkdir(parents=True)
+            r.write_text(cores._start_time(p.pid))
+        assert cores.live_processes() == 2  # this user's two trainers, not the other user's
+        regs[0].write_text("1")  # a killed trainer's registration, its pid now another process's
+        assert cores.live_processes() == 1 and not regs[0].exists()
+        regs[0].parent.mkdir(exist_ok=True)
+        regs[0].write_text("")  # an older version's registration (no start time): the pid alone decides
+        assert cores.live_processes() == 2
+        sleepers[1].kill()
+        sleepers[1].wait()
+        assert cores.live_processes() == 1 and not regs[1].parent.exists()
+    finally:
+        for p in sleepers:
             p.kill()
             p.wait()
