@@ -127,11 +127,17 @@ def to_png(fig, path: Path, width: int = 1000, height: int = 600) -> None:
         shutil.move(tmp_png, path)
 
 
-def summary_rows(name: str, raw, sampled) -> list[str]:
+SUMMARY_HEADER = ["| space | networks | draws rejected (outside the regime) | best error | median error | mean error | "
+                  "training minutes |", "|---|---|---|---|---|---|---|"]
+
+
+def summary_rows(name: str, raw, networks) -> list[str]:
+    """One row of :data:`SUMMARY_HEADER`: ``networks`` holds one ``error`` per network (its seed
+    repeats averaged, :func:`designspace.analysis.summary.network_groups`)."""
     rejected = int((raw["role"] == "rejected").sum())
     secs = raw.loc[raw["role"] == "counted", "wall_seconds"].astype(float)
-    return [f"| {name} | {len(sampled)} | {rejected} | {sampled['error'].min():.4f} | {sampled['error'].median():.4f} | "
-            f"{sampled['error'].mean():.4f} | {secs.sum() / 60:.1f} |"]
+    e = networks["error"]
+    return [f"| {name} | {len(networks)} | {rejected} | {e.min():.4f} | {e.median():.4f} | {e.mean():.4f} | {secs.sum() / 60:.1f} |"]
 
 
 def baseline_lines(sampled, named, header: bool = True) -> list[str]:
