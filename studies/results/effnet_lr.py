@@ -106,6 +106,7 @@ def _result_lines(plan: "pd.DataFrame", runs: dict, flops: dict) -> list[str]:
         means = {lr: e.set_index("id").loc[ids, "seed1"].mean() for lr, e in runs.items()}
         picked[m] = min(means, key=means.get)
         lines.append(f"| {m} | " + " | ".join(f"{v:.2f}" for v in means.values()) + f" | {picked[m]:g} |")
+    lines += _diverged_lines(plan, runs)
     g = plan.copy()
     g["lr"] = g["method"].map(picked)
     g["seed2"] = [runs[lr].set_index("id").loc[i, "seed2"] for lr, i in zip(g["lr"], g["id"])]
@@ -115,4 +116,16 @@ def _result_lines(plan: "pd.DataFrame", runs: dict, flops: dict) -> list[str]:
     for t in _comparisons(g):
         lines.append(f"| {t['label']} | {t['mean']:+.2f} [{t['ci'][0]:+.2f}, {t['ci'][1]:+.2f}] | {t['negative']} of "
                      f"{t['n']} | {t['p']:.3g} | {t['p_holm']:.3g} | {t['tost']:.3g} | **{t['verdict']}** |")
+    return lines
+
+
+def _diverged_lines(plan: "pd.DataFrame", runs: dict) -> list[str]:
+    """Diverged runs (error at chance or worse) per method and learning rate, both seeds, each
+    network counted once per method (the base belongs to every method)."""
+    lines = ["", "| diverged runs, seeds 1 and 2 | " + " | ".join(f"lr {lr:g}" for lr in runs) + " |",
+             "|---|" + "---|" * len(runs)]
+    for m in METHODS:
+        ids = plan[plan["method"] == m]["id"].drop_duplicates()
+        counts = [int((e.set_index("id").loc[ids, ["seed1", "seed2"]] >= 100 * CHANCE).sum().sum()) for e in runs.values()]
+        lines.append(f"| {m} ({len(ids)} networks) | " + " | ".join(str(c) for c in counts) + " |")
     return lines
