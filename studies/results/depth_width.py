@@ -23,7 +23,7 @@ def network_errors(raw: "pd.DataFrame") -> "pd.DataFrame":
     runs["net"] = runs["number"].where(runs["role"] == "counted", runs["of"]).astype(int)
     g = runs.groupby("net")["error"]
     out = counted[["param_base", "param_scaling", "param_phi"]].rename(columns=lambda c: c[6:])
-    out["runs"], out["error"] = g.size(), 100 * g.mean()
+    out["runs"], out["error"], out["seed_sd"] = g.size(), 100 * g.mean(), 100 * g.std(ddof=1)
     out["diverged"] = runs.assign(d=runs["error"] >= CHANCE).groupby("net")["d"].sum()
     return out.reset_index(drop=True)
 
@@ -48,6 +48,10 @@ def _result_lines(nets: dict) -> list[str]:
     for t in tests:
         lines.append(f"| {t['label']} | {t['mean']:+.2f} [{t['ci'][0]:+.2f}, {t['ci'][1]:+.2f}] | {t['negative']} of "
                      f"{t['n']} | {t['p']:.3g} | {t['p_holm']:.3g} | {t['tost']:.3g} | **{t['verdict']}** |")
+    lines += ["", "Descriptive, not in the plan: the noise each schedule's Deltas carry.", "",
+              "| schedule | mean network error | median per-network seed sd | sd of Delta over bases |", "|---|---|---|---|"]
+    lines += [f"| {label} | {nets[s]['error'].mean():.2f} | {nets[s]['seed_sd'].median():.2f} | {d[s].std(ddof=1):.2f} |"
+              for s, label in SCHEDULES]
     lines += ["", "| base | Delta at 1 epoch | Delta at 4 epochs | interaction |", "|---|---|---|---|"]
     lines += [f"| {int(b)} | {r['short']:+.2f} | {r['long']:+.2f} | {r['interaction']:+.2f} |" for b, r in d.iterrows()]
     return lines
