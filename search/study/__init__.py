@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_study", "export_frame", "load_study", "StudySpec", "StudySpecError", "load_spec", "mask"]
+__all__ = ["run_study", "export_frame", "load_study", "NoStudyError", "StudySpec", "StudySpecError", "load_spec", "mask"]
 
 
 def run_study(spec_path: str | Path, n_trials: int | None = None, storage: str | None = None,
@@ -134,6 +134,10 @@ def _finished(study: "optuna.Study", n: int) -> bool:
     return len(held) >= n and all(t.state.is_finished() for t in held.values())
 
 
+class NoStudyError(FileNotFoundError):
+    """The spec's study has not been created: no storage, or no study of that name in it."""
+
+
 def load_study(spec_path: str | Path, storage: str | None = None) -> tuple["optuna.Study", StudySpec, str]:
     """The existing study of a spec (no trial is created): ``(study, spec, storage url)``."""
     import optuna
@@ -144,12 +148,12 @@ def load_study(spec_path: str | Path, storage: str | None = None) -> tuple["optu
     url = resolve(spec, storage)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists() or (
             not is_url(url) and not Path(url).exists()):
-        raise FileNotFoundError(f"no study storage at {mask(url)}: run `designspace study run {spec_path}` first")
+        raise NoStudyError(f"no study storage at {mask(url)}: run `designspace study run {spec_path}` first")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         study = optuna.load_study(study_name=spec.name, storage=open_storage(url, spec))
     except KeyError:
-        raise FileNotFoundError(f"no study named {spec.name!r} in {mask(url)}: run `designspace study run "
+        raise NoStudyError(f"no study named {spec.name!r} in {mask(url)}: run `designspace study run "
                                 f"{spec_path}` first") from None
     return study, spec, url
 

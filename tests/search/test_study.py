@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from test_study_helpers import by_state, cli, env, popen, tiny_spec, trained, trials, write_spec  # noqa: E402
 
-from designspace.search.study import StudySpecError, export_frame, load_spec, mask  # noqa: E402
+from designspace.search.study import NoStudyError, StudySpecError, export_frame, load_spec, mask  # noqa: E402
 from designspace.search.study.storage import Scrub  # noqa: E402
 
 
@@ -205,6 +205,19 @@ def _wait_mid_trial(url: str, name: str, exclude: set[int]) -> optuna.trial.Froz
 
 
 # ------------------------------------------------------------------------------ Pareto export
+def test_a_study_not_yet_created_raises_its_own_error_type(tmp_path: Path) -> None:
+    """No storage, or storage without the spec's study: ``NoStudyError`` (a FileNotFoundError, so
+    callers that caught that keep working), which a results writer can catch as "not started"."""
+    spec = tiny_spec(tmp_path / "a.toml", "a", 1)
+    with pytest.raises(NoStudyError, match="no study storage"):
+        export_frame(spec)
+    assert not (tmp_path / "a.db").exists()  # looking did not create it
+    optuna.create_study(study_name="other", storage=f"sqlite:///{tmp_path / 'a.db'}")
+    with pytest.raises(NoStudyError, match="no study named 'a'"):
+        export_frame(spec)
+    assert issubclass(NoStudyError, FileNotFoundError)
+
+
 def test_pareto_study_export_marks_the_front(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path / "mo.toml", "mo", 10, objectives=["error", "flops"],
                      constraints={"flops": [1e6, 40e6]}, enqueue=["regnetx_002"])
