@@ -154,7 +154,7 @@ def load_study(spec_path: str | Path, storage: str | None = None) -> tuple["optu
         study = optuna.load_study(study_name=spec.name, storage=open_storage(url, spec))
     except KeyError:
         raise NoStudyError(f"no study named {spec.name!r} in {mask(url)}: run `designspace study run "
-                                f"{spec_path}` first") from None
+                           f"{spec_path}` first") from None
     return study, spec, url
 
 
